@@ -1,0 +1,143 @@
+//! What the attribute macros' generated code calls. Not a public API: it
+//! changes with the macros, which are pinned to this exact version.
+#![allow(missing_debug_implementations)]
+
+use std::sync::OnceLock;
+
+pub use crate::guards::{DatabaseGuard, MessageGuard, RequestGuard};
+pub use crate::outcome::Outcome;
+use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles};
+use crate::labels::LabelValue;
+use crate::outcome::{ClassifyError, short_type_name};
+use crate::metrics;
+
+/// A label given to a macro: a literal, or a path to a typed label.
+pub type SiteLabel = &'static (dyn LabelValue + Sync);
+
+/// The `static` behind one `#[track_request_metrics]` call site.
+pub struct RequestSite {
+    agent_type: SiteLabel,
+    handles: OnceLock<RequestHandles>,
+}
+
+impl RequestSite {
+    /// A site for requests of `agent_type`; nothing is resolved yet.
+    pub const fn new(agent_type: SiteLabel) -> Self {
+        RequestSite { agent_type, handles: OnceLock::new() }
+    }
+
+    /// Starts one call. The first call resolves the label handles; later
+    /// calls only read them.
+    #[inline]
+    pub fn start(&'static self) -> RequestGuard<'static> {
+        self.handles
+            .get_or_init(|| metrics().request_handles(self.agent_type.as_label()))
+            .start()
+    }
+}
+
+/// The `static` behind one `#[track_database_operation]` call site.
+pub struct DatabaseSite {
+    operation: SiteLabel,
+    table: SiteLabel,
+    handles: OnceLock<DatabaseHandles<'static>>,
+}
+
+impl DatabaseSite {
+    /// A site for `operation` on `table`.
+    pub const fn new(operation: SiteLabel, table: SiteLabel) -> Self {
+        DatabaseSite { operation, table, handles: OnceLock::new() }
+    }
+
+    /// Starts one operation.
+    #[inline]
+    pub fn start(&'static self) -> DatabaseGuard<'static, 'static> {
+        self.handles
+            .get_or_init(|| {
+                metrics().database_handles(self.operation.as_label(), self.table.as_label())
+            })
+            .start()
+    }
+}
+
+/// The `static` behind one `#[track_message_processing]` call site.
+pub struct MessageSite {
+    agent_type: SiteLabel,
+    handles: OnceLock<MessageHandles>,
+}
+
+impl MessageSite {
+    /// A site for messages processed by `agent_type`.
+    pub const fn new(agent_type: SiteLabel) -> Self {
+        MessageSite { agent_type, handles: OnceLock::new() }
+    }
+
+    /// Starts processing one message.
+    #[inline]
+    pub fn start(&'static self) -> MessageGuard<'static> {
+        self.handles
+            .get_or_init(|| metrics().message_handles(self.agent_type.as_label()))
+            .start()
+    }
+}
+
+/// Borrows a return value for [`outcome!`](crate::__private::outcome)'s
+/// autoref dispatch.
+pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+/// Highest priority: a `Result` whose error type implements [`ClassifyError`].
+pub trait ClassifiedResult {
+    /// The outcome of the wrapped value.
+    fn __insa_outcome(&self) -> Outcome;
+}
+
+impl<T, E: ClassifyError> ClassifiedResult for &&Wrap<'_, Result<T, E>> {
+    #[inline]
+    fn __insa_outcome(&self) -> Outcome {
+        Outcome::of_result(self.0)
+    }
+}
+
+/// Next: any other `Result`; its `Err` is an error named after its type.
+pub trait PlainResult {
+    /// The outcome of the wrapped value.
+    fn __insa_outcome(&self) -> Outcome;
+}
+
+impl<T, E> PlainResult for &Wrap<'_, Result<T, E>> {
+    #[inline]
+    fn __insa_outcome(&self) -> Outcome {
+        match self.0 {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Error(short_type_name::<E>()),
+        }
+    }
+}
+
+/// Last: anything that is not a `Result` is a success once returned.
+pub trait NotAResult {
+    /// The outcome of the wrapped value.
+    fn __insa_outcome(&self) -> Outcome;
+}
+
+impl<T: ?Sized> NotAResult for Wrap<'_, T> {
+    #[inline]
+    fn __insa_outcome(&self) -> Outcome {
+        Outcome::Success
+    }
+}
+
+/// The [`Outcome`] of a returned value: `Err` is an error (or a timeout when
+/// the error type says so), anything else a success. Dispatches on the type
+/// by autoref, so type aliases of `Result` count as `Result`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __insa_outcome {
+    ($value:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ClassifiedResult as _, NotAResult as _, PlainResult as _};
+        (&&&$crate::__private::Wrap($value)).__insa_outcome()
+    }};
+}
+
+pub use crate::__insa_outcome as outcome;

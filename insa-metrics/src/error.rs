@@ -1,0 +1,33 @@
+//! The crate's error type.
+
+use std::io;
+use std::net::SocketAddr;
+
+/// What can go wrong in `insa-metrics`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A family could not be registered (a name already taken on the registry).
+    #[error("metric registration failed: {0}")]
+    Registration(#[from] prometheus::Error),
+    /// The global collector was already built when it was configured.
+    #[error("the global metrics collector is already initialised")]
+    AlreadyInitialized,
+    /// The metrics server could not bind its address.
+    #[error("cannot bind the metrics server to {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: io::Error,
+    },
+    /// The global metrics server is already running.
+    #[error("the metrics server is already running on {0}")]
+    AlreadyRunning(SocketAddr),
+    /// The server configuration is invalid.
+    #[error("invalid metrics server configuration: {0}")]
+    Config(String),
+    /// An I/O error outside binding.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}

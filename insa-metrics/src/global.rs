@@ -1,0 +1,48 @@
+//! The process-wide collector and the free functions of the public API.
+
+use std::sync::OnceLock;
+
+use crate::collector::{CollectorBuilder, MetricsCollector};
+use crate::Error;
+
+static GLOBAL: OnceLock<MetricsCollector> = OnceLock::new();
+
+/// The process-wide collector, built on first use with the default settings
+/// (its own registry, cardinality limit 1000, process metrics).
+pub fn metrics() -> &'static MetricsCollector {
+    GLOBAL.get_or_init(|| {
+        CollectorBuilder::default()
+            .build()
+            .expect("a fresh registry accepts the catalogue")
+    })
+}
+
+impl CollectorBuilder {
+    /// Builds the collector and makes it the one [`metrics()`] returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyInitialized`] when `metrics()` was already used (or
+    /// installed), [`Error::Registration`] as for [`build`](Self::build).
+    pub fn install(self) -> Result<&'static MetricsCollector, Error> {
+        let collector = self.build()?;
+        let mut installed = false;
+        let global = GLOBAL.get_or_init(|| {
+            installed = true;
+            collector
+        });
+        if installed { Ok(global) } else { Err(Error::AlreadyInitialized) }
+    }
+}
+
+/// Sets `insa_system_info{version,environment,platform} 1` on the global
+/// collector; calling it again replaces the series.
+pub fn initialize_metrics(version: &str, environment: &str) {
+    metrics().set_system_info(version, environment);
+}
+
+/// The global registry in the Prometheus text exposition format 0.0.4.
+#[must_use]
+pub fn get_metrics_text() -> String {
+    metrics().encode_text()
+}

@@ -1,0 +1,232 @@
+//! Scoped guards: a request, a database operation or a message being
+//! processed, timed from creation and recorded exactly once, on `Drop`.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
+
+use crate::cardinality::Family;
+use crate::labels::RequestStatus;
+use crate::outcome::{ClassifyError, Outcome};
+
+/// The start time and the outcome, once known.
+#[derive(Debug)]
+struct Span {
+    start: Instant,
+    outcome: Option<Outcome>,
+}
+
+impl Span {
+    fn start() -> Self {
+        Span { start: Instant::now(), outcome: None }
+    }
+
+    /// The outcome set, or what dropping without one means: a panic while
+    /// unwinding, a cancellation otherwise.
+    fn end(&mut self) -> (Outcome, Duration) {
+        let outcome = self.outcome.take().unwrap_or_else(|| {
+            if std::thread::panicking() { Outcome::Panicked } else { Outcome::Cancelled }
+        });
+        (outcome, self.start.elapsed())
+    }
+}
+
+/// Methods shared by the three guards.
+macro_rules! outcome_setters {
+    () => {
+        /// Sets the outcome recorded when the guard drops.
+        pub fn set_outcome(&mut self, outcome: Outcome) {
+            self.span.outcome = Some(outcome);
+        }
+
+        /// Ends the guard now with this outcome.
+        pub fn end(mut self, outcome: Outcome) {
+            self.set_outcome(outcome);
+        }
+
+        /// Records a success.
+        pub fn succeed(mut self) {
+            self.set_outcome(Outcome::Success);
+        }
+
+        /// Records a failure with this error.
+        pub fn fail<E: ClassifyError + ?Sized>(mut self, error: &E) {
+            self.set_outcome(Outcome::of_error(error));
+        }
+
+        /// Records the outcome of `result` and hands it back.
+        pub fn finish<T, E: ClassifyError>(mut self, result: Result<T, E>) -> Result<T, E> {
+            self.set_outcome(Outcome::of_result(&result));
+            result
+        }
+
+        /// Time since the guard was created.
+        #[must_use]
+        pub fn elapsed(&self) -> Duration {
+            self.span.start.elapsed()
+        }
+    };
+}
+
+/// The series one request site records into, resolved once.
+#[derive(Debug, Clone)]
+pub struct RequestHandles {
+    by_status: [IntCounter; 4],
+    duration: Histogram,
+    in_flight: IntGauge,
+}
+
+impl RequestHandles {
+    pub(crate) fn new(by_status: [IntCounter; 4], duration: Histogram, in_flight: IntGauge) -> Self {
+        RequestHandles { by_status, duration, in_flight }
+    }
+
+    /// Starts a request: the in-flight gauge goes up until the guard drops.
+    pub fn start(&self) -> RequestGuard<'_> {
+        RequestGuard::new(Cow::Borrowed(self))
+    }
+
+    fn record(&self, outcome: Outcome, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+        self.by_status[status_index(outcome.status())].inc();
+        self.in_flight.dec();
+    }
+}
+
+fn status_index(status: RequestStatus) -> usize {
+    match status {
+        RequestStatus::Success => 0,
+        RequestStatus::Error => 1,
+        RequestStatus::Timeout => 2,
+        RequestStatus::Cancelled => 3,
+    }
+}
+
+/// One agent request in flight.
+///
+/// Dropping it records `insa_agent_requests_total{status}` and the duration,
+/// and lowers `insa_worker_active_requests`. Without an outcome set, the drop
+/// counts as `error` while a panic unwinds and `cancelled` otherwise.
+#[derive(Debug)]
+#[must_use = "a request is recorded when its guard drops; bind it to a variable"]
+pub struct RequestGuard<'a> {
+    handles: Cow<'a, RequestHandles>,
+    span: Span,
+}
+
+impl<'a> RequestGuard<'a> {
+    pub(crate) fn new(handles: Cow<'a, RequestHandles>) -> Self {
+        handles.in_flight.inc();
+        RequestGuard { handles, span: Span::start() }
+    }
+
+    outcome_setters!();
+}
+
+impl Drop for RequestGuard<'_> {
+    fn drop(&mut self) {
+        let (outcome, elapsed) = self.span.end();
+        self.handles.record(outcome, elapsed);
+    }
+}
+
+/// The series one database operation site records into.
+#[derive(Debug, Clone)]
+pub struct DatabaseHandles<'c> {
+    operations: IntCounter,
+    duration: Histogram,
+    errors: &'c Family<IntCounterVec>,
+    operation: Box<str>,
+}
+
+impl<'c> DatabaseHandles<'c> {
+    pub(crate) fn new(
+        operations: IntCounter,
+        duration: Histogram,
+        errors: &'c Family<IntCounterVec>,
+        operation: &str,
+    ) -> Self {
+        DatabaseHandles { operations, duration, errors, operation: operation.into() }
+    }
+
+    /// Starts a database operation.
+    pub fn start(&self) -> DatabaseGuard<'_, 'c> {
+        DatabaseGuard { handles: Cow::Borrowed(self), span: Span::start() }
+    }
+
+    fn record(&self, outcome: Outcome, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+        self.operations.inc();
+        if let Some(error_type) = outcome.error_type() {
+            self.errors.get(&[&self.operation, error_type]).inc();
+        }
+    }
+}
+
+/// One database operation in flight.
+///
+/// Dropping it counts `insa_database_operations_total`, observes the duration
+/// and, for an error or a panic, counts `insa_database_errors_total{error_type}`.
+#[derive(Debug)]
+#[must_use = "an operation is recorded when its guard drops; bind it to a variable"]
+pub struct DatabaseGuard<'a, 'c> {
+    handles: Cow<'a, DatabaseHandles<'c>>,
+    span: Span,
+}
+
+impl<'a, 'c> DatabaseGuard<'a, 'c> {
+    pub(crate) fn owned(handles: DatabaseHandles<'c>) -> Self {
+        DatabaseGuard { handles: Cow::Owned(handles), span: Span::start() }
+    }
+
+    outcome_setters!();
+}
+
+impl Drop for DatabaseGuard<'_, '_> {
+    fn drop(&mut self) {
+        let (outcome, elapsed) = self.span.end();
+        self.handles.record(outcome, elapsed);
+    }
+}
+
+/// The series one message processing site records into.
+#[derive(Debug, Clone)]
+pub struct MessageHandles {
+    duration: Histogram,
+}
+
+impl MessageHandles {
+    pub(crate) fn new(duration: Histogram) -> Self {
+        MessageHandles { duration }
+    }
+
+    /// Starts processing a message.
+    pub fn start(&self) -> MessageGuard<'_> {
+        MessageGuard { handles: Cow::Borrowed(self), span: Span::start() }
+    }
+}
+
+/// One message being processed; dropping it observes
+/// `insa_message_bus_processing_duration_seconds`, whatever the outcome.
+#[derive(Debug)]
+#[must_use = "processing is timed until the guard drops; bind it to a variable"]
+pub struct MessageGuard<'a> {
+    handles: Cow<'a, MessageHandles>,
+    span: Span,
+}
+
+impl MessageGuard<'_> {
+    pub(crate) fn owned(handles: MessageHandles) -> Self {
+        MessageGuard { handles: Cow::Owned(handles), span: Span::start() }
+    }
+
+    outcome_setters!();
+}
+
+impl Drop for MessageGuard<'_> {
+    fn drop(&mut self) {
+        let (_, elapsed) = self.span.end();
+        self.handles.duration.observe(elapsed.as_secs_f64());
+    }
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod catalogue;
+
+mod cardinality;
+mod collector;
+mod encoding;
+mod error;
+mod global;
+mod guards;
+mod labels;
+mod outcome;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use cardinality::{
+    DEFAULT_CARDINALITY_LIMIT, EMPTY_LABEL_VALUE, MAX_LABEL_VALUE_BYTES, OVERFLOW_LABEL_VALUE,
+};
+pub use collector::{CollectorBuilder, MetricsCollector, platform};
+pub use encoding::TEXT_CONTENT_TYPE;
+pub use error::Error;
+pub use global::{get_metrics_text, initialize_metrics, metrics};
+pub use guards::{
+    DatabaseGuard, DatabaseHandles, MessageGuard, MessageHandles, RequestGuard, RequestHandles,
+};
+pub use labels::{AgentType, CircuitState, LabelValue, ReplayStatus, RequestStatus};
+pub use outcome::{ClassifyError, Outcome};
+
+pub use insa_metrics_macros::{
+    track_database_operation, track_message_processing, track_request_metrics,
+};
+
+/// Re-exported so users name the same `prometheus` version as this crate.
+pub use prometheus;

@@ -1,0 +1,223 @@
+//! How a call ended: [`Outcome`], and [`ClassifyError`] for telling timeouts
+//! and error types apart.
+
+use std::error::Error as StdError;
+use std::io;
+
+use crate::labels::RequestStatus;
+
+/// How an instrumented call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It returned, and not an `Err`.
+    Success,
+    /// It returned an `Err` of this low-cardinality error type.
+    Error(&'static str),
+    /// It returned an error that says it is a timeout, of this error type.
+    Timeout(&'static str),
+    /// Its future was dropped before it completed.
+    Cancelled,
+    /// It panicked.
+    Panicked,
+}
+
+impl Outcome {
+    /// The outcome of a `Result` whose error type can be classified.
+    pub fn of_result<T, E: ClassifyError>(result: &Result<T, E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(error) => Outcome::of_error(error),
+        }
+    }
+
+    /// The outcome of a call that failed with `error`.
+    pub fn of_error<E: ClassifyError + ?Sized>(error: &E) -> Outcome {
+        if error.is_timeout() {
+            Outcome::Timeout(error.error_type())
+        } else {
+            Outcome::Error(error.error_type())
+        }
+    }
+
+    /// The `status` label of `insa_agent_requests_total` for this outcome.
+    #[must_use]
+    pub const fn status(self) -> RequestStatus {
+        match self {
+            Outcome::Success => RequestStatus::Success,
+            Outcome::Error(_) | Outcome::Panicked => RequestStatus::Error,
+            Outcome::Timeout(_) => RequestStatus::Timeout,
+            Outcome::Cancelled => RequestStatus::Cancelled,
+        }
+    }
+
+    /// The `error_type` label this outcome counts under in
+    /// `insa_database_errors_total`, or `None` when it is not an error.
+    #[must_use]
+    pub const fn error_type(self) -> Option<&'static str> {
+        match self {
+            Outcome::Error(kind) | Outcome::Timeout(kind) => Some(kind),
+            Outcome::Panicked => Some("panic"),
+            Outcome::Success | Outcome::Cancelled => None,
+        }
+    }
+}
+
+/// Tells the metrics what an error is: a timeout or not, and its type.
+///
+/// The attribute macros count an `Err` as `error`, or `timeout` when its error
+/// type implements this trait and [`is_timeout`](ClassifyError::is_timeout)
+/// says so. It is implemented for `std::io::Error` (kind `TimedOut`),
+/// `tokio::time::error::Elapsed` and boxed errors that hold either. Opt in
+/// with your own error type:
+///
+/// ```
+/// use insa_metrics::ClassifyError;
+///
+/// enum WorkerError { Deadline, Invalid }
+///
+/// impl ClassifyError for WorkerError {
+///     fn is_timeout(&self) -> bool {
+///         matches!(self, WorkerError::Deadline)
+///     }
+///     fn error_type(&self) -> &'static str {
+///         match self {
+///             WorkerError::Deadline => "deadline",
+///             WorkerError::Invalid => "invalid",
+///         }
+///     }
+/// }
+/// ```
+pub trait ClassifyError {
+    /// Whether this error is a timeout. `false` unless overridden.
+    fn is_timeout(&self) -> bool {
+        false
+    }
+
+    /// A low-cardinality name for the error, the `error_type` label of
+    /// `insa_database_errors_total`. The type's name unless overridden.
+    fn error_type(&self) -> &'static str {
+        short_type_name::<Self>()
+    }
+}
+
+impl ClassifyError for io::Error {
+    fn is_timeout(&self) -> bool {
+        self.kind() == io::ErrorKind::TimedOut
+    }
+
+    fn error_type(&self) -> &'static str {
+        io_kind_name(self.kind())
+    }
+}
+
+impl ClassifyError for tokio::time::error::Elapsed {
+    fn is_timeout(&self) -> bool {
+        true
+    }
+
+    fn error_type(&self) -> &'static str {
+        "elapsed"
+    }
+}
+
+impl ClassifyError for prometheus::Error {}
+impl ClassifyError for std::fmt::Error {}
+impl ClassifyError for String {
+    fn error_type(&self) -> &'static str {
+        "error"
+    }
+}
+impl ClassifyError for &str {
+    fn error_type(&self) -> &'static str {
+        "error"
+    }
+}
+
+macro_rules! classify_boxed {
+    ($($ty:ty),+) => {$(
+        impl ClassifyError for Box<$ty> {
+            fn is_timeout(&self) -> bool {
+                classify_dyn(&**self).0
+            }
+            fn error_type(&self) -> &'static str {
+                classify_dyn(&**self).1
+            }
+        }
+    )+};
+}
+
+classify_boxed!(
+    dyn StdError,
+    dyn StdError + Send,
+    dyn StdError + Send + Sync
+);
+
+/// Looks through a boxed error for the error types this crate knows.
+fn classify_dyn(error: &(dyn StdError + 'static)) -> (bool, &'static str) {
+    if let Some(io) = error.downcast_ref::<io::Error>() {
+        (io.is_timeout(), io.error_type())
+    } else if error.is::<tokio::time::error::Elapsed>() {
+        (true, "elapsed")
+    } else {
+        (false, "error")
+    }
+}
+
+/// `my_crate::db::DbError<T>` → `DbError`: bounded by the number of error types.
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let path = full.split('<').next().unwrap_or(full);
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// `io::ErrorKind::ConnectionRefused` → `connection_refused`.
+fn io_kind_name(kind: io::ErrorKind) -> &'static str {
+    use io::ErrorKind as K;
+    match kind {
+        K::NotFound => "not_found",
+        K::PermissionDenied => "permission_denied",
+        K::ConnectionRefused => "connection_refused",
+        K::ConnectionReset => "connection_reset",
+        K::ConnectionAborted => "connection_aborted",
+        K::NotConnected => "not_connected",
+        K::AddrInUse => "addr_in_use",
+        K::AddrNotAvailable => "addr_not_available",
+        K::BrokenPipe => "broken_pipe",
+        K::AlreadyExists => "already_exists",
+        K::WouldBlock => "would_block",
+        K::InvalidInput => "invalid_input",
+        K::InvalidData => "invalid_data",
+        K::TimedOut => "timed_out",
+        K::WriteZero => "write_zero",
+        K::Interrupted => "interrupted",
+        K::Unsupported => "unsupported",
+        K::UnexpectedEof => "unexpected_eof",
+        K::OutOfMemory => "out_of_memory",
+        K::Other => "other",
+        _ => "io_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names() {
+        struct DbError<T>(T);
+        let _ = DbError(());
+        assert_eq!(short_type_name::<DbError<u8>>(), "DbError");
+        assert_eq!(short_type_name::<io::Error>(), "Error");
+    }
+
+    #[test]
+    fn io_timeouts() {
+        let timeout = io::Error::new(io::ErrorKind::TimedOut, "slow");
+        assert_eq!(Outcome::of_error(&timeout), Outcome::Timeout("timed_out"));
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(Outcome::of_error(&refused), Outcome::Error("connection_refused"));
+        let boxed: Box<dyn StdError + Send + Sync> = Box::new(timeout);
+        assert_eq!(Outcome::of_error(&boxed), Outcome::Timeout("timed_out"));
+    }
+}

@@ -1,0 +1,1 @@
+//! The INSA platform demo crate.

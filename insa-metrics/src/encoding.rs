@@ -1,6 +1,6 @@
 //! The text exposition format 0.0.4.
 
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Registry, TextEncoder};
 
 /// The `Content-Type` of the text exposition format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

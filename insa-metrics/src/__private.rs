@@ -5,11 +5,11 @@
 use std::sync::OnceLock;
 
 pub use crate::guards::{DatabaseGuard, MessageGuard, RequestGuard};
-pub use crate::outcome::Outcome;
 use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles};
 use crate::labels::LabelValue;
-use crate::outcome::{ClassifyError, short_type_name};
 use crate::metrics;
+pub use crate::outcome::Outcome;
+use crate::outcome::{ClassifyError, short_type_name};
 
 /// A label given to a macro: a literal, or a path to a typed label.
 pub type SiteLabel = &'static (dyn LabelValue + Sync);
@@ -23,7 +23,10 @@ pub struct RequestSite {
 impl RequestSite {
     /// A site for requests of `agent_type`; nothing is resolved yet.
     pub const fn new(agent_type: SiteLabel) -> Self {
-        RequestSite { agent_type, handles: OnceLock::new() }
+        RequestSite {
+            agent_type,
+            handles: OnceLock::new(),
+        }
     }
 
     /// Starts one call. The first call resolves the label handles; later
@@ -46,7 +49,11 @@ pub struct DatabaseSite {
 impl DatabaseSite {
     /// A site for `operation` on `table`.
     pub const fn new(operation: SiteLabel, table: SiteLabel) -> Self {
-        DatabaseSite { operation, table, handles: OnceLock::new() }
+        DatabaseSite {
+            operation,
+            table,
+            handles: OnceLock::new(),
+        }
     }
 
     /// Starts one operation.
@@ -69,7 +76,10 @@ pub struct MessageSite {
 impl MessageSite {
     /// A site for messages processed by `agent_type`.
     pub const fn new(agent_type: SiteLabel) -> Self {
-        MessageSite { agent_type, handles: OnceLock::new() }
+        MessageSite {
+            agent_type,
+            handles: OnceLock::new(),
+        }
     }
 
     /// Starts processing one message.

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::{OnceLock, PoisonError, RwLock};
 
 use prometheus::core::Collector;
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+};
 
 use crate::catalogue::{FamilyKind, FamilySpec};
 
@@ -203,7 +204,10 @@ impl<V: MetricVec> Family<V> {
 
     /// How many label sets the family holds, the overflow series aside.
     pub(crate) fn len(&self) -> usize {
-        self.index.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     fn overflowed(&self) -> V::Child {
@@ -240,7 +244,10 @@ struct KeyBuf {
 
 impl KeyBuf {
     fn new() -> Self {
-        KeyBuf { buf: [0; MAX_LABELS * (1 + MAX_LABEL_VALUE_BYTES)], len: 0 }
+        KeyBuf {
+            buf: [0; MAX_LABELS * (1 + MAX_LABEL_VALUE_BYTES)],
+            len: 0,
+        }
     }
 
     fn extend(&mut self, values: &[&str]) {

@@ -34,7 +34,13 @@ const fn counter(
     help: &'static str,
     labels: &'static [&'static str],
 ) -> FamilySpec {
-    FamilySpec { name, help, kind: FamilyKind::Counter, labels, buckets: &[] }
+    FamilySpec {
+        name,
+        help,
+        kind: FamilyKind::Counter,
+        labels,
+        buckets: &[],
+    }
 }
 
 const fn gauge(
@@ -42,7 +48,13 @@ const fn gauge(
     help: &'static str,
     labels: &'static [&'static str],
 ) -> FamilySpec {
-    FamilySpec { name, help, kind: FamilyKind::Gauge, labels, buckets: &[] }
+    FamilySpec {
+        name,
+        help,
+        kind: FamilyKind::Gauge,
+        labels,
+        buckets: &[],
+    }
 }
 
 const fn histogram(
@@ -51,14 +63,28 @@ const fn histogram(
     labels: &'static [&'static str],
     buckets: &'static [f64],
 ) -> FamilySpec {
-    FamilySpec { name, help, kind: FamilyKind::Histogram, labels, buckets }
+    FamilySpec {
+        name,
+        help,
+        kind: FamilyKind::Histogram,
+        labels,
+        buckets,
+    }
 }
 
 /// Buckets of `insa_agent_request_duration_seconds`: 100 ms to 2 min.
 pub const REQUEST_DURATION_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 /// Buckets of the payload size histograms: powers of 4 from 64 B to 16 MiB.
 pub const PAYLOAD_SIZE_BUCKETS: &[f64] = &[
-    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 1_048_576.0, 4_194_304.0,
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
     16_777_216.0,
 ];
 /// Buckets of `insa_message_bus_processing_duration_seconds`: 0.5 ms to 10 s.
@@ -66,8 +92,9 @@ pub const MESSAGE_PROCESSING_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 /// Buckets of `insa_database_operation_duration_seconds`: 1 ms to 10 s.
-pub const DATABASE_DURATION_BUCKETS: &[f64] =
-    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const DATABASE_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Buckets of `insa_session_duration_seconds`: 1 s to 4 h.
 pub const SESSION_DURATION_BUCKETS: &[f64] = &[
     1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
@@ -107,11 +134,17 @@ pub const CACHE_HITS_TOTAL: FamilySpec =
 pub const CACHE_MISSES_TOTAL: FamilySpec =
     counter("insa_cache_misses_total", "Cache misses", &["cache_type"]);
 /// 7. Cache size.
-pub const CACHE_SIZE_ENTRIES: FamilySpec =
-    gauge("insa_cache_size_entries", "Entries currently in the cache", &["cache_type"]);
+pub const CACHE_SIZE_ENTRIES: FamilySpec = gauge(
+    "insa_cache_size_entries",
+    "Entries currently in the cache",
+    &["cache_type"],
+);
 /// 8. Cache evictions.
-pub const CACHE_EVICTIONS_TOTAL: FamilySpec =
-    counter("insa_cache_evictions_total", "Cache evictions", &["cache_type", "reason"]);
+pub const CACHE_EVICTIONS_TOTAL: FamilySpec = counter(
+    "insa_cache_evictions_total",
+    "Cache evictions",
+    &["cache_type", "reason"],
+);
 /// 9. Messages over the agent message bus.
 pub const MESSAGE_BUS_MESSAGES_TOTAL: FamilySpec = counter(
     "insa_message_bus_messages_total",
@@ -138,17 +171,29 @@ pub const WORKER_HEALTH_STATUS: FamilySpec = gauge(
     &["worker_name", "worker_type"],
 );
 /// 13. Requests in flight per worker.
-pub const WORKER_ACTIVE_REQUESTS: FamilySpec =
-    gauge("insa_worker_active_requests", "Requests in flight", &["worker_name"]);
+pub const WORKER_ACTIVE_REQUESTS: FamilySpec = gauge(
+    "insa_worker_active_requests",
+    "Requests in flight",
+    &["worker_name"],
+);
 /// 14. Tasks waiting for a worker.
-pub const WORKER_QUEUE_SIZE: FamilySpec =
-    gauge("insa_worker_queue_size", "Tasks waiting for a worker", &["worker_name"]);
+pub const WORKER_QUEUE_SIZE: FamilySpec = gauge(
+    "insa_worker_queue_size",
+    "Tasks waiting for a worker",
+    &["worker_name"],
+);
 /// 15. Worker restarts.
-pub const WORKER_RESTARTS_TOTAL: FamilySpec =
-    counter("insa_worker_restarts_total", "Worker restarts", &["worker_name", "reason"]);
+pub const WORKER_RESTARTS_TOTAL: FamilySpec = counter(
+    "insa_worker_restarts_total",
+    "Worker restarts",
+    &["worker_name", "reason"],
+);
 /// 16. Retry attempts, by attempt number.
-pub const RETRY_ATTEMPTS_TOTAL: FamilySpec =
-    counter("insa_retry_attempts_total", "Retry attempts", &["agent_type", "retry_number"]);
+pub const RETRY_ATTEMPTS_TOTAL: FamilySpec = counter(
+    "insa_retry_attempts_total",
+    "Retry attempts",
+    &["agent_type", "retry_number"],
+);
 /// 17. Calls that succeeded after retrying.
 pub const RETRY_SUCCESS_TOTAL: FamilySpec = counter(
     "insa_retry_success_total",
@@ -174,11 +219,17 @@ pub const DEAD_LETTER_QUEUE_SIZE: FamilySpec = gauge(
     &["agent_type"],
 );
 /// 21. Dead letter replays.
-pub const DEAD_LETTER_REPLAY_TOTAL: FamilySpec =
-    counter("insa_dead_letter_replay_total", "Dead letter replays", &["status"]);
+pub const DEAD_LETTER_REPLAY_TOTAL: FamilySpec = counter(
+    "insa_dead_letter_replay_total",
+    "Dead letter replays",
+    &["status"],
+);
 /// 22. Database operations.
-pub const DATABASE_OPERATIONS_TOTAL: FamilySpec =
-    counter("insa_database_operations_total", "Database operations", &["operation", "table"]);
+pub const DATABASE_OPERATIONS_TOTAL: FamilySpec = counter(
+    "insa_database_operations_total",
+    "Database operations",
+    &["operation", "table"],
+);
 /// 23. Database operation duration.
 pub const DATABASE_OPERATION_DURATION_SECONDS: FamilySpec = histogram(
     "insa_database_operation_duration_seconds",
@@ -193,11 +244,17 @@ pub const DATABASE_CONNECTION_POOL_SIZE: FamilySpec = gauge(
     &["database_name"],
 );
 /// 25. Database errors.
-pub const DATABASE_ERRORS_TOTAL: FamilySpec =
-    counter("insa_database_errors_total", "Database errors", &["operation", "error_type"]);
+pub const DATABASE_ERRORS_TOTAL: FamilySpec = counter(
+    "insa_database_errors_total",
+    "Database errors",
+    &["operation", "error_type"],
+);
 /// 26. Sessions currently active (a gauge; the `_total` name is kept for compatibility).
-pub const ACTIVE_SESSIONS_TOTAL: FamilySpec =
-    gauge("insa_active_sessions_total", "Sessions currently active", &[]);
+pub const ACTIVE_SESSIONS_TOTAL: FamilySpec = gauge(
+    "insa_active_sessions_total",
+    "Sessions currently active",
+    &[],
+);
 /// 27. Session duration.
 pub const SESSION_DURATION_SECONDS: FamilySpec = histogram(
     "insa_session_duration_seconds",
@@ -212,8 +269,11 @@ pub const SESSION_MESSAGES_TOTAL: FamilySpec = counter(
     &["session_type"],
 );
 /// 29. Sessions cleaned up.
-pub const SESSION_CLEANUP_TOTAL: FamilySpec =
-    counter("insa_session_cleanup_total", "Sessions cleaned up", &["reason"]);
+pub const SESSION_CLEANUP_TOTAL: FamilySpec = counter(
+    "insa_session_cleanup_total",
+    "Sessions cleaned up",
+    &["reason"],
+);
 /// 30. Build and environment information, a gauge fixed at 1.
 pub const SYSTEM_INFO: FamilySpec = FamilySpec {
     name: "insa_system_info",
@@ -288,7 +348,11 @@ mod tests {
                 FamilyKind::Histogram => assert!(!family.buckets.is_empty(), "{}", family.name),
                 _ => {}
             }
-            assert!(family.buckets.windows(2).all(|w| w[0] < w[1]), "{}", family.name);
+            assert!(
+                family.buckets.windows(2).all(|w| w[0] < w[1]),
+                "{}",
+                family.name
+            );
         }
     }
 

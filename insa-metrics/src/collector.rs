@@ -6,15 +6,17 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
+use crate::Error;
 use crate::cardinality::{DEFAULT_CARDINALITY_LIMIT, Family};
 use crate::catalogue::{self as cat, FamilySpec};
-use crate::guards::{DatabaseGuard, DatabaseHandles, MessageGuard, MessageHandles, RequestGuard,
-    RequestHandles};
+use crate::guards::{
+    DatabaseGuard, DatabaseHandles, MessageGuard, MessageHandles, RequestGuard, RequestHandles,
+};
 use crate::labels::{CircuitState, LabelValue, ReplayStatus, RequestStatus};
-use crate::Error;
 
 /// The process-wide metrics of the platform: one method per metric family.
 ///
@@ -133,11 +135,17 @@ impl CollectorBuilder {
         let registry = self.registry.unwrap_or_default();
         let limit = self.cardinality_limit;
         let overflow_total = IntCounterVec::new(
-            Opts::new(cat::LABEL_OVERFLOW_TOTAL.name, cat::LABEL_OVERFLOW_TOTAL.help),
+            Opts::new(
+                cat::LABEL_OVERFLOW_TOTAL.name,
+                cat::LABEL_OVERFLOW_TOTAL.help,
+            ),
             cat::LABEL_OVERFLOW_TOTAL.labels,
         )?;
         let invalid_total = IntCounterVec::new(
-            Opts::new(cat::INVALID_LABEL_VALUES_TOTAL.name, cat::INVALID_LABEL_VALUES_TOTAL.help),
+            Opts::new(
+                cat::INVALID_LABEL_VALUES_TOTAL.name,
+                cat::INVALID_LABEL_VALUES_TOTAL.help,
+            ),
             cat::INVALID_LABEL_VALUES_TOTAL.labels,
         )?;
         registry.register(Box::new(overflow_total.clone()))?;
@@ -155,8 +163,11 @@ impl CollectorBuilder {
             cat::ACTIVE_SESSIONS_TOTAL.help,
         )?;
         let session_duration = Histogram::with_opts(
-            HistogramOpts::new(cat::SESSION_DURATION_SECONDS.name, cat::SESSION_DURATION_SECONDS.help)
-                .buckets(cat::SESSION_DURATION_SECONDS.buckets.to_vec()),
+            HistogramOpts::new(
+                cat::SESSION_DURATION_SECONDS.name,
+                cat::SESSION_DURATION_SECONDS.help,
+            )
+            .buckets(cat::SESSION_DURATION_SECONDS.buckets.to_vec()),
         )?;
         let collector = MetricsCollector {
             requests: family.make(&cat::AGENT_REQUESTS_TOTAL),
@@ -277,24 +288,32 @@ impl MetricsCollector {
 
     /// Counts a request: `insa_agent_requests_total{agent_type,status}`.
     pub fn record_request(&self, agent_type: impl LabelValue, status: RequestStatus) {
-        self.requests.get(&[agent_type.as_label(), status.as_str()]).inc();
+        self.requests
+            .get(&[agent_type.as_label(), status.as_str()])
+            .inc();
     }
 
     /// Observes `insa_agent_request_duration_seconds{agent_type}`.
     pub fn observe_request_duration(&self, agent_type: impl LabelValue, duration: Duration) {
-        self.request_duration.get(&[agent_type.as_label()]).observe(duration.as_secs_f64());
+        self.request_duration
+            .get(&[agent_type.as_label()])
+            .observe(duration.as_secs_f64());
     }
 
     /// Observes `insa_agent_request_size_bytes{agent_type}`.
     pub fn observe_request_size(&self, agent_type: impl LabelValue, bytes: u64) {
         #[allow(clippy::cast_precision_loss)] // sizes far below 2^52 bytes
-        self.request_size.get(&[agent_type.as_label()]).observe(bytes as f64);
+        self.request_size
+            .get(&[agent_type.as_label()])
+            .observe(bytes as f64);
     }
 
     /// Observes `insa_agent_response_size_bytes{agent_type}`.
     pub fn observe_response_size(&self, agent_type: impl LabelValue, bytes: u64) {
         #[allow(clippy::cast_precision_loss)] // sizes far below 2^52 bytes
-        self.response_size.get(&[agent_type.as_label()]).observe(bytes as f64);
+        self.response_size
+            .get(&[agent_type.as_label()])
+            .observe(bytes as f64);
     }
 
     /// The series a request of this agent records into, resolved once: keep
@@ -341,7 +360,9 @@ impl MetricsCollector {
 
     /// Counts `insa_cache_evictions_total{cache_type,reason}`.
     pub fn record_cache_eviction(&self, cache_type: impl LabelValue, reason: impl LabelValue) {
-        self.cache_evictions.get(&[cache_type.as_label(), reason.as_label()]).inc();
+        self.cache_evictions
+            .get(&[cache_type.as_label(), reason.as_label()])
+            .inc();
     }
 
     // --- 9-11: message bus -------------------------------------------------
@@ -354,18 +375,26 @@ impl MetricsCollector {
         message_type: impl LabelValue,
     ) {
         self.bus_messages
-            .get(&[from_agent.as_label(), to_agent.as_label(), message_type.as_label()])
+            .get(&[
+                from_agent.as_label(),
+                to_agent.as_label(),
+                message_type.as_label(),
+            ])
             .inc();
     }
 
     /// Sets `insa_message_bus_queue_depth{agent_type}`.
     pub fn update_queue_depth(&self, agent_type: impl LabelValue, depth: i64) {
-        self.bus_queue_depth.get(&[agent_type.as_label()]).set(depth);
+        self.bus_queue_depth
+            .get(&[agent_type.as_label()])
+            .set(depth);
     }
 
     /// Observes `insa_message_bus_processing_duration_seconds{agent_type}`.
     pub fn observe_message_processing(&self, agent_type: impl LabelValue, duration: Duration) {
-        self.bus_processing.get(&[agent_type.as_label()]).observe(duration.as_secs_f64());
+        self.bus_processing
+            .get(&[agent_type.as_label()])
+            .observe(duration.as_secs_f64());
     }
 
     /// The series message processing of this agent records into.
@@ -396,7 +425,9 @@ impl MetricsCollector {
     /// Sets `insa_worker_active_requests{worker_name}`. The request macro and
     /// [`start_request`](Self::start_request) keep it up to date themselves.
     pub fn update_active_requests(&self, worker_name: impl LabelValue, active: i64) {
-        self.worker_active.get(&[worker_name.as_label()]).set(active);
+        self.worker_active
+            .get(&[worker_name.as_label()])
+            .set(active);
     }
 
     /// Sets `insa_worker_queue_size{worker_name}`.
@@ -406,7 +437,9 @@ impl MetricsCollector {
 
     /// Counts `insa_worker_restarts_total{worker_name,reason}`.
     pub fn record_worker_restart(&self, worker_name: impl LabelValue, reason: impl LabelValue) {
-        self.worker_restarts.get(&[worker_name.as_label(), reason.as_label()]).inc();
+        self.worker_restarts
+            .get(&[worker_name.as_label(), reason.as_label()])
+            .inc();
     }
 
     // --- 16-21: resilience -------------------------------------------------
@@ -416,7 +449,9 @@ impl MetricsCollector {
     pub fn record_retry_attempt(&self, agent_type: impl LabelValue, retry_number: u32) {
         let mut buf = [0; 10];
         let number = retry_number_label(retry_number, &mut buf);
-        self.retry_attempts.get(&[agent_type.as_label(), number]).inc();
+        self.retry_attempts
+            .get(&[agent_type.as_label(), number])
+            .inc();
     }
 
     /// Counts `insa_retry_success_total{agent_type}`: a call that succeeded
@@ -427,7 +462,9 @@ impl MetricsCollector {
 
     /// Sets `insa_circuit_breaker_state{agent_type}` (0 closed, 1 open, 2 half open).
     pub fn update_circuit_breaker_state(&self, agent_type: impl LabelValue, state: CircuitState) {
-        self.breaker_state.get(&[agent_type.as_label()]).set(state.gauge_value());
+        self.breaker_state
+            .get(&[agent_type.as_label()])
+            .set(state.gauge_value());
     }
 
     /// Counts a transition in `insa_circuit_breaker_transitions_total` and sets
@@ -439,13 +476,17 @@ impl MetricsCollector {
         to: CircuitState,
     ) {
         let agent = agent_type.as_label();
-        self.breaker_transitions.get(&[agent, from.as_str(), to.as_str()]).inc();
+        self.breaker_transitions
+            .get(&[agent, from.as_str(), to.as_str()])
+            .inc();
         self.update_circuit_breaker_state(agent, to);
     }
 
     /// Sets `insa_dead_letter_queue_size{agent_type}`.
     pub fn update_dead_letter_queue_size(&self, agent_type: impl LabelValue, size: i64) {
-        self.dead_letter_size.get(&[agent_type.as_label()]).set(size);
+        self.dead_letter_size
+            .get(&[agent_type.as_label()])
+            .set(size);
     }
 
     /// Counts `insa_dead_letter_replay_total{status}`.
@@ -457,7 +498,9 @@ impl MetricsCollector {
 
     /// Counts `insa_database_operations_total{operation,table}`.
     pub fn record_database_operation(&self, operation: impl LabelValue, table: impl LabelValue) {
-        self.db_operations.get(&[operation.as_label(), table.as_label()]).inc();
+        self.db_operations
+            .get(&[operation.as_label(), table.as_label()])
+            .inc();
     }
 
     /// Observes `insa_database_operation_duration_seconds{operation,table}`.
@@ -474,12 +517,16 @@ impl MetricsCollector {
 
     /// Sets `insa_database_connection_pool_size{database_name}`.
     pub fn update_connection_pool_size(&self, database_name: impl LabelValue, connections: i64) {
-        self.db_pool_size.get(&[database_name.as_label()]).set(connections);
+        self.db_pool_size
+            .get(&[database_name.as_label()])
+            .set(connections);
     }
 
     /// Counts `insa_database_errors_total{operation,error_type}`.
     pub fn record_database_error(&self, operation: impl LabelValue, error_type: impl LabelValue) {
-        self.db_errors.get(&[operation.as_label(), error_type.as_label()]).inc();
+        self.db_errors
+            .get(&[operation.as_label(), error_type.as_label()])
+            .inc();
     }
 
     /// The series a database operation records into, resolved once.
@@ -548,16 +595,23 @@ impl MetricsCollector {
     /// `platform` is the OS and architecture, e.g. `linux-x86_64`.
     pub fn set_system_info(&self, version: impl LabelValue, environment: impl LabelValue) {
         let platform = platform();
-        let _serialised = self.system_info_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _serialised = self
+            .system_info_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         self.system_info.reset();
-        self.system_info.get(&[version.as_label(), environment.as_label(), &platform]).set(1);
+        self.system_info
+            .get(&[version.as_label(), environment.as_label(), &platform])
+            .set(1);
     }
 
     /// Series in the labelled family named `name` (the overflow series
     /// aside), or `None` for an unknown or unlabelled family.
     #[must_use]
     pub fn series_count(&self, name: &str) -> Option<usize> {
-        self.families().find(|(spec, _)| spec.name == name).map(|(_, len)| len)
+        self.families()
+            .find(|(spec, _)| spec.name == name)
+            .map(|(_, len)| len)
     }
 
     fn families(&self) -> impl Iterator<Item = (&'static FamilySpec, usize)> + '_ {
@@ -567,12 +621,34 @@ impl MetricsCollector {
             };
         }
         each!(
-            requests, request_duration, request_size, response_size, cache_hits, cache_misses,
-            cache_size, cache_evictions, bus_messages, bus_queue_depth, bus_processing,
-            worker_health, worker_active, worker_queue, worker_restarts, retry_attempts,
-            retry_success, breaker_state, breaker_transitions, dead_letter_size,
-            dead_letter_replays, db_operations, db_duration, db_pool_size, db_errors,
-            session_messages, session_cleanup, system_info
+            requests,
+            request_duration,
+            request_size,
+            response_size,
+            cache_hits,
+            cache_misses,
+            cache_size,
+            cache_evictions,
+            bus_messages,
+            bus_queue_depth,
+            bus_processing,
+            worker_health,
+            worker_active,
+            worker_queue,
+            worker_restarts,
+            retry_attempts,
+            retry_success,
+            breaker_state,
+            breaker_transitions,
+            dead_letter_size,
+            dead_letter_replays,
+            db_operations,
+            db_duration,
+            db_pool_size,
+            db_errors,
+            session_messages,
+            session_cleanup,
+            system_info
         )
     }
 }

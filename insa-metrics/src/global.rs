@@ -2,8 +2,8 @@
 
 use std::sync::OnceLock;
 
-use crate::collector::{CollectorBuilder, MetricsCollector};
 use crate::Error;
+use crate::collector::{CollectorBuilder, MetricsCollector};
 
 static GLOBAL: OnceLock<MetricsCollector> = OnceLock::new();
 
@@ -31,7 +31,11 @@ impl CollectorBuilder {
             installed = true;
             collector
         });
-        if installed { Ok(global) } else { Err(Error::AlreadyInitialized) }
+        if installed {
+            Ok(global)
+        } else {
+            Err(Error::AlreadyInitialized)
+        }
     }
 }
 

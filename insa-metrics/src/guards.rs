@@ -19,14 +19,21 @@ struct Span {
 
 impl Span {
     fn start() -> Self {
-        Span { start: Instant::now(), outcome: None }
+        Span {
+            start: Instant::now(),
+            outcome: None,
+        }
     }
 
     /// The outcome set, or what dropping without one means: a panic while
     /// unwinding, a cancellation otherwise.
     fn end(&mut self) -> (Outcome, Duration) {
         let outcome = self.outcome.take().unwrap_or_else(|| {
-            if std::thread::panicking() { Outcome::Panicked } else { Outcome::Cancelled }
+            if std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Cancelled
+            }
         });
         (outcome, self.start.elapsed())
     }
@@ -78,8 +85,16 @@ pub struct RequestHandles {
 }
 
 impl RequestHandles {
-    pub(crate) fn new(by_status: [IntCounter; 4], duration: Histogram, in_flight: IntGauge) -> Self {
-        RequestHandles { by_status, duration, in_flight }
+    pub(crate) fn new(
+        by_status: [IntCounter; 4],
+        duration: Histogram,
+        in_flight: IntGauge,
+    ) -> Self {
+        RequestHandles {
+            by_status,
+            duration,
+            in_flight,
+        }
     }
 
     /// Starts a request: the in-flight gauge goes up until the guard drops.
@@ -118,7 +133,10 @@ pub struct RequestGuard<'a> {
 impl<'a> RequestGuard<'a> {
     pub(crate) fn new(handles: Cow<'a, RequestHandles>) -> Self {
         handles.in_flight.inc();
-        RequestGuard { handles, span: Span::start() }
+        RequestGuard {
+            handles,
+            span: Span::start(),
+        }
     }
 
     outcome_setters!();
@@ -147,12 +165,20 @@ impl<'c> DatabaseHandles<'c> {
         errors: &'c Family<IntCounterVec>,
         operation: &str,
     ) -> Self {
-        DatabaseHandles { operations, duration, errors, operation: operation.into() }
+        DatabaseHandles {
+            operations,
+            duration,
+            errors,
+            operation: operation.into(),
+        }
     }
 
     /// Starts a database operation.
     pub fn start(&self) -> DatabaseGuard<'_, 'c> {
-        DatabaseGuard { handles: Cow::Borrowed(self), span: Span::start() }
+        DatabaseGuard {
+            handles: Cow::Borrowed(self),
+            span: Span::start(),
+        }
     }
 
     fn record(&self, outcome: Outcome, elapsed: Duration) {
@@ -177,7 +203,10 @@ pub struct DatabaseGuard<'a, 'c> {
 
 impl<'a, 'c> DatabaseGuard<'a, 'c> {
     pub(crate) fn owned(handles: DatabaseHandles<'c>) -> Self {
-        DatabaseGuard { handles: Cow::Owned(handles), span: Span::start() }
+        DatabaseGuard {
+            handles: Cow::Owned(handles),
+            span: Span::start(),
+        }
     }
 
     outcome_setters!();
@@ -203,7 +232,10 @@ impl MessageHandles {
 
     /// Starts processing a message.
     pub fn start(&self) -> MessageGuard<'_> {
-        MessageGuard { handles: Cow::Borrowed(self), span: Span::start() }
+        MessageGuard {
+            handles: Cow::Borrowed(self),
+            span: Span::start(),
+        }
     }
 }
 
@@ -218,7 +250,10 @@ pub struct MessageGuard<'a> {
 
 impl MessageGuard<'_> {
     pub(crate) fn owned(handles: MessageHandles) -> Self {
-        MessageGuard { handles: Cow::Owned(handles), span: Span::start() }
+        MessageGuard {
+            handles: Cow::Owned(handles),
+            span: Span::start(),
+        }
     }
 
     outcome_setters!();

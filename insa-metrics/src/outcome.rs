@@ -216,7 +216,10 @@ mod tests {
         let timeout = io::Error::new(io::ErrorKind::TimedOut, "slow");
         assert_eq!(Outcome::of_error(&timeout), Outcome::Timeout("timed_out"));
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        assert_eq!(Outcome::of_error(&refused), Outcome::Error("connection_refused"));
+        assert_eq!(
+            Outcome::of_error(&refused),
+            Outcome::Error("connection_refused")
+        );
         let boxed: Box<dyn StdError + Send + Sync> = Box::new(timeout);
         assert_eq!(Outcome::of_error(&boxed), Outcome::Timeout("timed_out"));
     }

@@ -78,7 +78,7 @@ impl MetricVec for HistogramVec {
 }
 
 /// Why a label value was replaced.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Invalid {
     Empty,
     TooLong,

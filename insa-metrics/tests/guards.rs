@@ -35,7 +35,7 @@ fn lookup(c: &MetricsCollector, id: u32) -> Result<u32, io::Error> {
         // Early return with an error.
         return guard.finish(Err(io::Error::new(io::ErrorKind::TimedOut, "slow backend")));
     }
-    let parsed: u32 = guard.finish(u32::try_from(id * 2).map_err(io::Error::other))?;
+    let parsed = guard.finish(id.checked_mul(2).ok_or_else(|| io::Error::other("overflow")))?;
     Ok(parsed)
 }
 

@@ -72,10 +72,12 @@ pub(crate) fn labels(kind: Kind, args: Args, tokens: &TokenStream) -> syn::Resul
             Some(key) => {
                 keyed = true;
                 let Some(index) = keys.iter().position(|k| key == k) else {
-                    return Err(syn::Error::new_spanned(
-                        key,
-                        format!("unknown key `{key}`: expected {}", list(keys)),
-                    ));
+                    let name = key.to_string();
+                    let message = match keys.iter().find(|k| edit_distance(k, &name) <= 2) {
+                        Some(close) => format!("unknown key `{key}`: write `{close}`"),
+                        None => format!("unknown key `{key}`: expected {}", list(keys)),
+                    };
+                    return Err(syn::Error::new_spanned(key, message));
                 };
                 if slots[index].is_some() {
                     return Err(syn::Error::new_spanned(
@@ -177,6 +179,22 @@ fn to_snake_case(value: &str) -> String {
     out.trim_end_matches('_').to_owned()
 }
 
+/// The Levenshtein distance, to suggest the key a typo was meant to be.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 /// `a`, `a` or `b`, `a`, `b` or `c`.
 fn list(keys: &[&str]) -> String {
     let quoted: Vec<String> = keys.iter().map(|key| format!("`{key}`")).collect();
@@ -207,5 +225,8 @@ mod tests {
         assert_eq!(to_snake_case("crm-agent"), "crm_agent");
         assert_eq!(to_snake_case("  Users  "), "users");
         assert_eq!(list(&["operation", "table"]), "`operation` or `table`");
+        assert_eq!(edit_distance("tabel", "table"), 2);
+        assert_eq!(edit_distance("agent", "agent_type"), 5);
+        assert_eq!(edit_distance("", "ab"), 2);
     }
 }

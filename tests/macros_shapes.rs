@@ -192,3 +192,17 @@ fn trait_default_methods() {
     assert_eq!(agent.doubled(), 2);
     assert_eq!(requests("shape_trait_default", "success"), 1.0);
 }
+
+#[track_request_metrics("shape_never")]
+fn serve_forever(requests: u32) -> ! {
+    for request in 0..requests {
+        assert!(request < 1, "request {request} crashed the loop");
+    }
+    panic!("the queue closed");
+}
+
+#[test]
+fn diverging_fns_record_their_panic() {
+    std::panic::catch_unwind(|| serve_forever(2)).unwrap_err();
+    assert_eq!(statuses("shape_never"), [0.0, 1.0, 0.0, 0.0]);
+}

@@ -82,6 +82,8 @@ enum Body<'a> {
 enum Output<'a> {
     /// `()`: a success once returned.
     Unit,
+    /// `!`: the body never returns; only a panic ends it, through the guard.
+    Never,
     /// A nameable type, written on the result so `?` and coercions infer.
     Known(&'a Type),
     /// A type with `impl Trait` in it, left to inference.
@@ -99,7 +101,7 @@ impl<'a> Output<'a> {
     fn of_type(ty: &'a Type) -> Self {
         match ty {
             Type::Tuple(tuple) if tuple.elems.is_empty() => Output::Unit,
-            Type::Never(_) => Output::Unknown,
+            Type::Never(_) => Output::Never,
             ty if contains_impl(ty.to_token_stream()) => Output::Unknown,
             ty => Output::Known(ty),
         }
@@ -127,6 +129,7 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
         Body::Sync(block) => {
             let ty = match output {
                 Output::Known(ty) => quote!(-> #ty),
+                Output::Never => quote!(-> !),
                 Output::Unit | Output::Unknown => quote!(),
             };
             quote_spanned!(span=> (move || #ty #block)())
@@ -139,6 +142,13 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
     };
     let outcome = quote_spanned!(span=> ::insa_metrics::__private::outcome!(&#result));
     match output {
+        Output::Never => syn::parse_quote_spanned! {span=>
+            {
+                let #guard = #site;
+                #allow
+                #run
+            }
+        },
         Output::Unit => syn::parse_quote_spanned! {span=>
             {
                 let #guard = #site;

@@ -1,0 +1,31 @@
+fn refresh(&self) -> impl Future<Output = Result<(), SyncError>> + Send + '_ {
+    let id = self.id;
+    async move {
+        let __insa_guard = {
+            static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
+                &"crm_agent",
+            );
+            __INSA_SITE.start()
+        };
+        let __insa_result: Result<(), SyncError> = async move {
+            self.crm.refresh(id).await
+        }
+            .await;
+        __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
+        __insa_result
+    }
+}
+fn purge(pool: &Pool) {
+    let __insa_guard = {
+        static __INSA_SITE: ::insa_metrics::__private::DatabaseSite = ::insa_metrics::__private::DatabaseSite::new(
+            &"delete",
+            &"sessions",
+        );
+        __INSA_SITE.start()
+    };
+    #[allow(clippy::redundant_closure_call)]
+    (move || {
+        pool.execute("delete from sessions");
+    })();
+    __insa_guard.end(::insa_metrics::__private::Outcome::Success);
+}

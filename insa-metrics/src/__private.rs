@@ -2,10 +2,12 @@
 //! changes with the macros, which are pinned to this exact version.
 #![allow(missing_debug_implementations)]
 
+use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
+use std::time::Instant;
 
-pub use crate::guards::{DatabaseGuard, MessageGuard, RequestGuard};
-use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles};
+pub use crate::guards::MessageGuard;
+use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles, unfinished};
 use crate::labels::LabelValue;
 use crate::metrics;
 pub use crate::outcome::Outcome;
@@ -32,10 +34,39 @@ impl RequestSite {
     /// Starts one call. The first call resolves the label handles; later
     /// calls only read them.
     #[inline]
-    pub fn start(&'static self) -> RequestGuard<'static> {
-        self.handles
-            .get_or_init(|| metrics().request_handles(self.agent_type.as_label()))
-            .start()
+    pub fn start(&'static self) -> RequestCall {
+        let handles = self
+            .handles
+            .get_or_init(|| metrics().request_handles(self.agent_type.as_label()));
+        handles.enter();
+        RequestCall {
+            handles,
+            start: Instant::now(),
+        }
+    }
+}
+
+/// One call through a [`RequestSite`], recorded exactly once: by
+/// [`end`](RequestCall::end), or on drop as a panic or a cancellation. The
+/// macros' lean form of [`RequestGuard`](crate::RequestGuard): a reference and
+/// a time.
+pub struct RequestCall {
+    handles: &'static RequestHandles,
+    start: Instant,
+}
+
+impl RequestCall {
+    /// Records the call with its outcome.
+    #[inline]
+    pub fn end(self, outcome: Outcome) {
+        let call = ManuallyDrop::new(self);
+        call.handles.record(outcome, call.start.elapsed());
+    }
+}
+
+impl Drop for RequestCall {
+    fn drop(&mut self) {
+        self.handles.record(unfinished(), self.start.elapsed());
     }
 }
 
@@ -58,12 +89,36 @@ impl DatabaseSite {
 
     /// Starts one operation.
     #[inline]
-    pub fn start(&'static self) -> DatabaseGuard<'static, 'static> {
-        self.handles
-            .get_or_init(|| {
-                metrics().database_handles(self.operation.as_label(), self.table.as_label())
-            })
-            .start()
+    pub fn start(&'static self) -> DatabaseCall {
+        let handles = self.handles.get_or_init(|| {
+            metrics().database_handles(self.operation.as_label(), self.table.as_label())
+        });
+        DatabaseCall {
+            handles,
+            start: Instant::now(),
+        }
+    }
+}
+
+/// One operation through a [`DatabaseSite`], recorded exactly once, as
+/// [`RequestCall`].
+pub struct DatabaseCall {
+    handles: &'static DatabaseHandles<'static>,
+    start: Instant,
+}
+
+impl DatabaseCall {
+    /// Records the operation with its outcome.
+    #[inline]
+    pub fn end(self, outcome: Outcome) {
+        let call = ManuallyDrop::new(self);
+        call.handles.record(outcome, call.start.elapsed());
+    }
+}
+
+impl Drop for DatabaseCall {
+    fn drop(&mut self) {
+        self.handles.record(unfinished(), self.start.elapsed());
     }
 }
 

@@ -18,6 +18,7 @@ struct Span {
 }
 
 impl Span {
+    #[inline]
     fn start() -> Self {
         Span {
             start: Instant::now(),
@@ -27,15 +28,20 @@ impl Span {
 
     /// The outcome set, or what dropping without one means: a panic while
     /// unwinding, a cancellation otherwise.
+    #[inline]
     fn end(&mut self) -> (Outcome, Duration) {
-        let outcome = self.outcome.take().unwrap_or_else(|| {
-            if std::thread::panicking() {
-                Outcome::Panicked
-            } else {
-                Outcome::Cancelled
-            }
-        });
+        let outcome = self.outcome.take().unwrap_or_else(unfinished);
         (outcome, self.start.elapsed())
+    }
+}
+
+/// What dropping a guard without an outcome means: a panic while unwinding,
+/// a cancellation otherwise.
+pub(crate) fn unfinished() -> Outcome {
+    if std::thread::panicking() {
+        Outcome::Panicked
+    } else {
+        Outcome::Cancelled
     }
 }
 
@@ -102,13 +108,21 @@ impl RequestHandles {
         RequestGuard::new(Cow::Borrowed(self))
     }
 
-    fn record(&self, outcome: Outcome, elapsed: Duration) {
+    /// Counts a request in flight, until [`record`](Self::record).
+    #[inline]
+    pub(crate) fn enter(&self) {
+        self.in_flight.inc();
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, outcome: Outcome, elapsed: Duration) {
         self.duration.observe(elapsed.as_secs_f64());
         self.by_status[status_index(outcome.status())].inc();
         self.in_flight.dec();
     }
 }
 
+#[inline]
 fn status_index(status: RequestStatus) -> usize {
     match status {
         RequestStatus::Success => 0,
@@ -132,7 +146,7 @@ pub struct RequestGuard<'a> {
 
 impl<'a> RequestGuard<'a> {
     pub(crate) fn new(handles: Cow<'a, RequestHandles>) -> Self {
-        handles.in_flight.inc();
+        handles.enter();
         RequestGuard {
             handles,
             span: Span::start(),
@@ -181,12 +195,20 @@ impl<'c> DatabaseHandles<'c> {
         }
     }
 
-    fn record(&self, outcome: Outcome, elapsed: Duration) {
+    #[inline]
+    pub(crate) fn record(&self, outcome: Outcome, elapsed: Duration) {
         self.duration.observe(elapsed.as_secs_f64());
         self.operations.inc();
         if let Some(error_type) = outcome.error_type() {
-            self.errors.get(&[&self.operation, error_type]).inc();
+            self.record_error(error_type);
         }
+    }
+
+    /// Off the hot path: the error series is looked up by its `error_type`.
+    #[cold]
+    #[inline(never)]
+    fn record_error(&self, error_type: &str) {
+        self.errors.get(&[&self.operation, error_type]).inc();
     }
 }
 
@@ -231,6 +253,7 @@ impl MessageHandles {
     }
 
     /// Starts processing a message.
+    #[inline]
     pub fn start(&self) -> MessageGuard<'_> {
         MessageGuard {
             handles: Cow::Borrowed(self),
@@ -260,6 +283,7 @@ impl MessageGuard<'_> {
 }
 
 impl Drop for MessageGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         let (_, elapsed) = self.span.end();
         self.handles.duration.observe(elapsed.as_secs_f64());

@@ -1,6 +1,7 @@
-//! `#[track_request_metrics]` on async fns: outcomes, cancellation by
-//! `tokio::time::timeout` and `select!`, panics in tasks, `-> impl Future`
-//! and `#[async_trait]` methods.
+//! `#[track_request_metrics]` on async fns, `-> impl Future` and async-trait.
+//!
+//! Outcomes, cancellation by `tokio::time::timeout` and `select!`, panics in
+//! tasks, the in-flight gauge across awaits.
 
 mod support;
 

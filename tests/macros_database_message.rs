@@ -1,5 +1,7 @@
-//! `#[track_database_operation]` counts, times and classifies errors;
-//! `#[track_message_processing]` observes the processing histogram.
+//! `#[track_database_operation]` and `#[track_message_processing]`.
+//!
+//! Database operations are counted, timed and their errors classified by a
+//! bounded `error_type`; processed messages observe their histogram.
 
 mod support;
 

@@ -1,6 +1,7 @@
-//! Generated code is clean under the strictest lints a user may deny:
-//! `cargo clippy --all-targets` checks this file with `clippy::pedantic`
-//! and `clippy::nursery` denied.
+//! Generated code is clean under the strictest lints a user may deny.
+//!
+//! `cargo clippy --all-targets` checks this file with `clippy::pedantic` and
+//! `clippy::nursery` denied (trybuild runs rustc only).
 #![deny(
     clippy::pedantic,
     clippy::nursery,

@@ -1,5 +1,7 @@
-//! `#[track_request_metrics]` outcomes on sync fns: success, error, timeout,
-//! panic, early `return` and `?`, Result aliases; the in-flight gauge.
+//! `#[track_request_metrics]` outcomes on sync fns.
+//!
+//! Success, error, timeout, panic, early `return` and `?`, Result aliases, and
+//! the in-flight gauge.
 
 mod support;
 

@@ -1,7 +1,8 @@
-//! Every kind of fn takes the attributes unchanged: methods on `self`,
-//! `&self` and `&mut self`, generics with where-clauses, `impl Trait`,
-//! lifetimes, other attributes; typed labels. (`unsafe fn`, which the
-//! workspace forbids, is a trybuild pass case.)
+//! Every kind of fn takes the attributes, its signature unchanged.
+//!
+//! Methods on `self`, `&self` and `&mut self`, generics with where-clauses,
+//! `impl Trait`, lifetimes, `-> !`, other attributes, typed labels. (`unsafe
+//! fn`, which the workspace forbids, is a trybuild pass case.)
 
 mod support;
 

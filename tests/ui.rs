@@ -1,7 +1,8 @@
-//! Compile-time checks of the attribute macros: each mistake in
-//! `tests/ui/fail/` is one error at the offending token, and the hygiene cases
-//! in `tests/ui/pass/` compile warning-free. `TRYBUILD=overwrite` rewrites the
-//! `.stderr` files after a reviewed change.
+//! Compile-time checks of the attribute macros, with trybuild.
+//!
+//! Each mistake in `tests/ui/fail/` is one error at the offending token, and
+//! the cases in `tests/ui/pass/` compile warning-free. `TRYBUILD=overwrite`
+//! rewrites the `.stderr` files after a reviewed change.
 
 #[test]
 fn ui() {

@@ -1,5 +1,8 @@
-//! The expansion: a call-site `static` resolving the label handles once, a
-//! guard, and the original body run to its result.
+//! The expansion: a call-site `static`, a guard, and the original body.
+//!
+//! The `static` resolves the label handles once; the guard records the call
+//! with the outcome of the body's value, or on drop for panics and
+//! cancellations.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};

@@ -1,6 +1,8 @@
-//! Expansion snapshots: every `tests/expand/<case>.rs` expands to the
-//! committed `tests/expand/<case>.expanded.rs`. Run with
-//! `INSA_SNAPSHOTS=overwrite` to write them after a reviewed change.
+//! Expansion snapshot tests of `tests/expand/*.rs`.
+//!
+//! Every `tests/expand/<case>.rs` expands to the committed
+//! `tests/expand/<case>.expanded.rs`. Run with `INSA_SNAPSHOTS=overwrite` to
+//! write them after a reviewed change.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
-//! Compile-time checks: label values, the arguments' arity and keys, and
-//! that the item is a fn that can record metrics.
+//! Compile-time checks of the arguments and of the item.
+//!
+//! Label literals are snake_case, arity and keys match the attribute, and the
+//! item is a fn that can record metrics (not a `const fn`).
 
 use proc_macro2::{Span, TokenStream};
 use syn::{Item, ItemFn};

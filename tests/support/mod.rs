@@ -1,5 +1,7 @@
-//! Reading the global registry back in the macro tests. Each test uses its own
-//! agent label, as the tests of a binary share the process-wide collector.
+//! Reading the global registry back in the macro tests.
+//!
+//! Each test uses its own agent label, as the tests of a binary share the
+//! process-wide collector.
 #![allow(dead_code, unreachable_pub)]
 
 /// The value of one sample line, `name{labels}`, or 0 when absent.

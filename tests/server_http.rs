@@ -25,9 +25,13 @@ fn global() -> MutexGuard<'static, ()> {
     guard
 }
 
-#[tokio::test]
-async fn round_trip_matches_get_metrics_text() -> anyhow::Result<()> {
+#[test]
+fn round_trip_matches_get_metrics_text() -> anyhow::Result<()> {
     let _turn = global();
+    tokio::runtime::Runtime::new()?.block_on(round_trip())
+}
+
+async fn round_trip() -> anyhow::Result<()> {
     insa_metrics::initialize_metrics("1.0.0", "test");
     metrics().record_cache_hit("orchestrator");
     metrics().record_request("sizing_agent", RequestStatus::Success);

@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use insa_metrics::track_message_processing;
+use insa_metrics::{ClassifyError, track_message_processing};
 use tokio::sync::oneshot;
 
 use crate::bus::{Inbox, MessageBus};
 use crate::crm::{CRM_AGENT, CrmAgent};
+use crate::database::DbError;
 use crate::dead_letter::DeadLetterQueue;
 use crate::error::WorkerError;
 use crate::message::{Message, SizingCompleted};
+use crate::retry::RetryPolicy;
 use crate::sizing::{SIZING_AGENT, SizingAgent};
 use crate::worker::{Handler, Worker};
 
@@ -64,6 +66,8 @@ pub struct CrmEndpoint {
     pub agent: CrmAgent,
     /// Events that failed.
     pub dead_letters: Arc<DeadLetterQueue<SizingCompleted>>,
+    /// Retries of events before they are dead-lettered.
+    pub retry: RetryPolicy,
 }
 
 impl CrmEndpoint {
@@ -90,9 +94,19 @@ impl CrmEndpoint {
                 answer(&self.worker, task, reply).await;
             }
             Message::SizingCompleted(event) => {
-                if let Err(error) = self.agent.record_sizing(event.deal_id, event.kw_peak).await {
-                    self.dead_letters
-                        .push(event, insa_metrics::ClassifyError::error_type(&error));
+                // Transient database errors are retried; what still fails
+                // waits in the dead letter queue for a later replay.
+                let agent = &self.agent;
+                let stored = self
+                    .retry
+                    .run(
+                        CRM_AGENT,
+                        |_| agent.record_sizing(event.deal_id, event.kw_peak),
+                        |error: &DbError| error.is_transient(),
+                    )
+                    .await;
+                if let Err(error) = stored {
+                    self.dead_letters.push(event, error.error_type());
                 }
             }
             _ => {}

@@ -68,7 +68,7 @@ pub struct OrchestratorConfig {
 impl Default for OrchestratorConfig {
     fn default() -> Self {
         OrchestratorConfig {
-            cache_capacity: 128,
+            cache_capacity: 64,
             cache_ttl: Duration::from_secs(10),
             agent_deadline: Duration::from_secs(4),
             retry: RetryPolicy::default(),

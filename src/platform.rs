@@ -68,6 +68,7 @@ impl Platform {
             worker: crm_worker,
             agent: crm_agent,
             dead_letters: Arc::new(DeadLetterQueue::new(CRM_AGENT, 3)),
+            retry: config.orchestrator.retry,
         };
         services.push(sizing_join);
         services.push(crm_join);

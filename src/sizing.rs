@@ -135,10 +135,11 @@ impl SizingAgent {
         }
         let (latency, model_fails) = self.rng.with(|rng| {
             let latency = rng.latency(self.model_median, 0.9, Duration::from_secs(30));
-            (latency, rng.chance(0.015))
+            (latency, rng.chance(0.03))
         });
         let model = async {
-            // The yield model: simulated weather years per roof orientation.
+            // The yield model: simulated weather years per roof orientation;
+            // it fails when the weather data service does not answer.
             tokio::time::sleep(latency).await;
             if model_fails {
                 Err(WorkerError::Model)

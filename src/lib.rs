@@ -1,6 +1,7 @@
 //! The INSA platform: agent workers, orchestrator, message bus, cache, resilience and sessions, instrumented with `insa-metrics`.
 
 pub mod agents;
+pub mod backend;
 pub mod breaker;
 pub mod bus;
 pub mod cache;

@@ -334,7 +334,9 @@ def check_multi(binary, workdir):
         return len(rows) == 3 and all(float(r["value"][1]) > 0 for r in rows)
     if wait_for("requests recorded by all three instances", requests_from_all, 45):
         log("all three instances record requests")
-    time.sleep(5)
+    if wait_for("all 30 families", lambda: not families_present(url), 75):
+        log("all 30 families scraped")
+    time.sleep(3)
 
     at = time.time() - 2
     compared = 0

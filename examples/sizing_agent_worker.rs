@@ -15,10 +15,8 @@ use insa_platform::worker::Worker;
 #[tokio::main]
 async fn main() {
     initialize_metrics(env!("CARGO_PKG_VERSION"), "development");
-    let (worker, join) = Worker::spawn(
-        SizingAgent::new(Duration::from_millis(2_500)),
-        SizingAgent::WORKER,
-    );
+    let (worker, join) =
+        Worker::spawn(SizingAgent::new(SizingAgent::DEADLINE), SizingAgent::WORKER);
     let mut rng = Rng::from_entropy();
     let calls: Vec<_> = (0..60)
         .map(|_| {

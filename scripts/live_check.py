@@ -17,7 +17,8 @@ single  one crm_backend with the CRM agent's breaker forced open. Asserts: the
 multi   three crm_backend processes on three ports, all discovered through
         file_sd and all up; every top-level `sum` query of the dashboards,
         evaluated at one instant, equals the sum of its per-instance values,
-        and the request counters really come from all three.
+        and the request counters really come from all three; requests of all
+        four statuses (success, error, timeout, cancelled) are recorded.
 
 Every process started is stopped on exit (also on failure or Ctrl-C).
 Standard library only.
@@ -336,6 +337,12 @@ def check_multi(binary, workdir):
         log("all three instances record requests")
     if wait_for("all 30 families", lambda: not families_present(url), 75):
         log("all 30 families scraped")
+
+    def every_status():
+        rows = query(url, 'sum by (status) (insa_agent_requests_total{job="insa-workers"}) > 0')
+        return {r["metric"]["status"] for r in rows} == {"success", "error", "timeout", "cancelled"}
+    if wait_for("requests of every status (success, error, timeout, cancelled)", every_status, 45):
+        log("requests of all four statuses recorded")
     time.sleep(3)
 
     at = time.time() - 2

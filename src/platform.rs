@@ -58,10 +58,8 @@ impl Platform {
         let mut services = Vec::new();
 
         // The agents.
-        let (sizing_worker, sizing_join) = Worker::spawn(
-            SizingAgent::new(Duration::from_millis(2_500)),
-            SizingAgent::WORKER,
-        );
+        let (sizing_worker, sizing_join) =
+            Worker::spawn(SizingAgent::new(SizingAgent::DEADLINE), SizingAgent::WORKER);
         let crm_agent = CrmAgent::new(Arc::clone(&db), Duration::from_secs(1));
         let (crm_worker, crm_join) = Worker::spawn(crm_agent.clone(), CrmAgent::WORKER);
         let crm = CrmEndpoint {

@@ -114,6 +114,10 @@ impl SizingAgent {
         restart_time: Duration::from_millis(800),
     };
 
+    /// How long a sizing may take before it counts as a timeout: the yield
+    /// model's p97 or so.
+    pub const DEADLINE: Duration = Duration::from_secs(2);
+
     /// An agent whose tasks time out after `deadline`.
     #[must_use]
     pub fn new(deadline: Duration) -> Self {

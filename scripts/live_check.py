@@ -74,6 +74,11 @@ def spawn(cmd, log_path, **kw):
     out = open(log_path, "w")
     p = subprocess.Popen(cmd, stdout=kw.pop("stdout", out), stderr=out, start_new_session=True, **kw)
     PROCESSES.append(p)
+    # For live_test.sh's trap, should this script be killed before its cleanup.
+    pidfile = os.environ.get("INSA_LIVE_PIDFILE")
+    if pidfile:
+        with open(pidfile, "a") as f:
+            f.write(f"{p.pid}\n")
     return p
 
 

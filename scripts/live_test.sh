@@ -11,12 +11,27 @@ cargo build --example crm_backend
 backend="$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/examples/crm_backend"
 
-# The checker stops what it starts; this trap catches what it could not
-# (the checker itself killed): every process of this script's group.
+# The checker stops what it starts. Should it die by a signal before it
+# could, the trap stops the process groups it recorded (each child leads its
+# own group).
+INSA_LIVE_PIDFILE="$(mktemp)"
+export INSA_LIVE_PIDFILE
+status=
+cleanup() {
+    if [ -z "$status" ]; then
+        kill -TERM "$checker" 2>/dev/null || true
+        wait "$checker" 2>/dev/null || true
+    fi
+    if [ -z "$status" ] || [ "$status" -ge 128 ]; then
+        while read -r pid; do
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        done <"$INSA_LIVE_PIDFILE"
+    fi
+    rm -f "$INSA_LIVE_PIDFILE"
+}
 python3 scripts/live_check.py --backend "$backend" "$@" &
 checker=$!
-trap 'kill -TERM "$checker" 2>/dev/null || true; wait "$checker" 2>/dev/null || true' EXIT INT TERM
-status=0
-wait "$checker" || status=$?
-trap - EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait "$checker" && status=0 || status=$?
 exit "$status"

@@ -158,10 +158,9 @@ impl Platform {
         for agent in [ORCHESTRATOR, SIZING_AGENT, CRM_AGENT] {
             self.bus.unregister(agent);
         }
+        // Past the grace period, what is left is dropped with the runtime.
         for service in self.services {
-            if tokio::time::timeout_at(deadline, service).await.is_err() {
-                // Past the grace period: what is left is dropped with the runtime.
-            }
+            let _ = tokio::time::timeout_at(deadline, service).await;
         }
     }
 }

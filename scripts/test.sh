@@ -50,4 +50,12 @@ cargo test --workspace --all-features
 step "cargo doc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
 
+step "monitoring stack: promtool check config / check rules / test rules"
+promtool check config deploy/prometheus/prometheus_config.yml
+promtool check rules deploy/prometheus/rules/*.yml
+promtool test rules deploy/prometheus/tests/*.yml
+
+step "live test: crm_backend scraped by a real Prometheus with the rules and dashboards"
+./scripts/live_test.sh
+
 step "all checks passed"

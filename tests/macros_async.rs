@@ -3,14 +3,14 @@
 //! Outcomes, cancellation by `tokio::time::timeout` and `select!`, panics in
 //! tasks, the in-flight gauge across awaits.
 
-mod support;
+mod macro_support;
 
 use std::future::Future;
 use std::io;
 use std::time::Duration;
 
 use insa_metrics::track_request_metrics;
-use support::{in_flight, runtime, statuses, timed};
+use macro_support::{in_flight, runtime, statuses, timed};
 use tokio::time::{error::Elapsed, sleep, timeout};
 
 #[track_request_metrics("async_outcomes")]

@@ -3,14 +3,14 @@
 //! Database operations are counted, timed and their errors classified by a
 //! bounded `error_type`; processed messages observe their histogram.
 
-mod support;
+mod macro_support;
 
 use std::io;
 use std::panic::catch_unwind;
 use std::time::Duration;
 
 use insa_metrics::{ClassifyError, track_database_operation, track_message_processing};
-use support::{runtime, sample};
+use macro_support::{runtime, sample};
 
 fn operations(operation: &str, table: &str) -> f64 {
     sample(&format!(

@@ -17,7 +17,7 @@ use insa_metrics::{
     AgentType, track_database_operation, track_message_processing, track_request_metrics,
 };
 
-mod support;
+mod macro_support;
 
 /// A worker.
 #[derive(Debug, Default)]
@@ -71,10 +71,10 @@ fn lint_clean_code_runs() {
     assert!(worker.work(true).is_err());
     unit();
     assert_eq!(select(2).unwrap(), 4);
-    support::runtime().block_on(async {
+    macro_support::runtime().block_on(async {
         assert_eq!(fetch(1).await.unwrap(), 2);
         assert_eq!(handle(String::from("hi")).await, 2);
     });
     assert_eq!(worker.done(), 1);
-    assert!((support::requests("lints_method", "error") - 1.0).abs() < f64::EPSILON);
+    assert!((macro_support::requests("lints_method", "error") - 1.0).abs() < f64::EPSILON);
 }

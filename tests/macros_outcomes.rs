@@ -3,13 +3,13 @@
 //! Success, error, timeout, panic, early `return` and `?`, Result aliases, and
 //! the in-flight gauge.
 
-mod support;
+mod macro_support;
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use insa_metrics::{ClassifyError, track_request_metrics};
-use support::{exists, in_flight, requests, statuses, timed};
+use macro_support::{exists, in_flight, requests, statuses, timed};
 
 #[track_request_metrics("outcome_sync")]
 fn parse(input: &str) -> Result<u32, io::Error> {

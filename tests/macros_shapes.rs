@@ -4,12 +4,12 @@
 //! `impl Trait`, lifetimes, `-> !`, other attributes, typed labels. (`unsafe
 //! fn`, which the workspace forbids, is a trybuild pass case.)
 
-mod support;
+mod macro_support;
 
 use std::fmt::Display;
 
 use insa_metrics::{AgentType, LabelValue, track_request_metrics};
-use support::{requests, statuses};
+use macro_support::{requests, statuses};
 
 struct Agent {
     name: String,

@@ -27,6 +27,17 @@ pub enum Error {
     /// The server configuration is invalid.
     #[error("invalid metrics server configuration: {0}")]
     Config(String),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS configuration error: {0}")]
+    Tls(String),
+    /// A push to a Pushgateway failed; the message names the gateway.
+    #[error("push to the Pushgateway at {url} failed: {reason}")]
+    Push {
+        /// The gateway URL the push went to.
+        url: String,
+        /// What went wrong (connection refused, timeout, HTTP status and body).
+        reason: String,
+    },
     /// An I/O error outside binding.
     #[error(transparent)]
     Io(#[from] io::Error),

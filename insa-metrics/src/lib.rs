@@ -13,6 +13,8 @@ mod global;
 mod guards;
 mod labels;
 mod outcome;
+mod push;
+mod server;
 
 #[doc(hidden)]
 pub mod __private;
@@ -29,6 +31,11 @@ pub use guards::{
 };
 pub use labels::{AgentType, CircuitState, LabelValue, ReplayStatus, RequestStatus};
 pub use outcome::{ClassifyError, Outcome};
+pub use push::{DEFAULT_PUSH_TIMEOUT, Pusher, push_metrics};
+pub use server::{
+    BIND_ADDRESS_ENV, MetricsServer, MetricsServerBuilder, ServerHandle, start_metrics_server,
+    stop_metrics_server,
+};
 
 pub use insa_metrics_macros::{
     track_database_operation, track_message_processing, track_request_metrics,

@@ -35,7 +35,10 @@ fn lookup(c: &MetricsCollector, id: u32) -> Result<u32, io::Error> {
         // Early return with an error.
         return guard.finish(Err(io::Error::new(io::ErrorKind::TimedOut, "slow backend")));
     }
-    let parsed = guard.finish(id.checked_mul(2).ok_or_else(|| io::Error::other("overflow")))?;
+    let parsed = guard.finish(
+        id.checked_mul(2)
+            .ok_or_else(|| io::Error::other("overflow")),
+    )?;
     Ok(parsed)
 }
 

@@ -1,56 +1,368 @@
-//! Reading the global registry back in the macro tests.
-//!
-//! Each test uses its own agent label, as the tests of a binary share the
-//! process-wide collector.
+//! Shared helpers of the server tests: free ports, child-process guards, a
+//! Prometheus launcher, HTTP(S) clients and the Prometheus HTTP API.
+
+// Each test binary uses a subset of these helpers.
 #![allow(dead_code, unreachable_pub)]
 
-/// The value of one sample line, `name{labels}`, or 0 when absent.
-pub fn sample(series: &str) -> f64 {
-    insa_metrics::get_metrics_text()
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderMap;
+use hyper::rt::{Read, Write};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }
 
-/// `insa_agent_requests_total{agent_type, status}`.
-pub fn requests(agent: &str, status: &str) -> f64 {
-    sample(&format!(
-        r#"insa_agent_requests_total{{agent_type="{agent}",status="{status}"}}"#
-    ))
-}
-
-/// The four statuses of `agent`: success, error, timeout, cancelled.
-pub fn statuses(agent: &str) -> [f64; 4] {
-    ["success", "error", "timeout", "cancelled"].map(|status| requests(agent, status))
-}
-
-/// `insa_agent_request_duration_seconds_count{agent_type}`.
-pub fn timed(agent: &str) -> f64 {
-    sample(&format!(
-        r#"insa_agent_request_duration_seconds_count{{agent_type="{agent}"}}"#
-    ))
-}
-
-/// `insa_worker_active_requests{worker_name}`.
-pub fn in_flight(agent: &str) -> f64 {
-    sample(&format!(
-        r#"insa_worker_active_requests{{worker_name="{agent}"}}"#
-    ))
-}
-
-/// Whether the series exists in the exposition at all.
-pub fn exists(series: &str) -> bool {
-    insa_metrics::get_metrics_text().lines().any(|line| {
-        line.strip_prefix(series)
-            .is_some_and(|rest| rest.starts_with(' '))
+/// The absolute path of `binary`, or a panic that names the Debian package
+/// to install.
+pub fn require_binary(binary: &str, package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(binary))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "`{binary}` is not installed: this test needs the Debian package `{package}` \
+             (apt-get install {package}); scripts/test.sh installs it"
+        )
     })
 }
 
-/// A current-thread tokio runtime with the clock enabled.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a tokio runtime")
+/// The committed test fixtures.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "insa-{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed and reaped on drop, whatever the test outcome.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+    log: PathBuf,
+}
+
+impl ChildGuard {
+    /// Spawns `command` with stdout and stderr going to `log`.
+    pub fn spawn(mut command: Command, log: PathBuf) -> ChildGuard {
+        let out = fs::File::create(&log).expect("create the child's log");
+        let err = out.try_clone().expect("clone the log handle");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+        ChildGuard { child, log }
+    }
+
+    /// The last lines the child wrote.
+    pub fn log_tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Fails if the child has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("the child exited with {status}:\n{}", self.log_tail());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP response, read to the end.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// Sends one request on a new plain connection.
+pub async fn request(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Response> {
+    let stream = TcpStream::connect(addr).await?;
+    exchange(TokioIo::new(stream), addr, method, path, headers).await
+}
+
+/// `GET path` on a new plain connection.
+pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
+    request(addr, Method::GET, path, &[]).await
+}
+
+/// Sends one request over HTTPS, trusting only the CA in `ca_pem`.
+pub async fn request_tls(
+    addr: SocketAddr,
+    ca_pem: &Path,
+    server_name: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Response> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = fs::read(ca_pem)?;
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())?;
+    let stream = TcpStream::connect(addr).await?;
+    let stream = connector.connect(name, stream).await?;
+    exchange(TokioIo::new(stream), addr, method, path, headers).await
+}
+
+async fn exchange<I>(
+    io: I,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Response>
+where
+    I: Read + Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    let connection = tokio::spawn(connection);
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = sender
+        .send_request(builder.body(Full::new(Bytes::new()))?)
+        .await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    drop(sender);
+    connection.abort();
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Percent-encodes a query parameter.
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::new();
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// A real Prometheus on a free loopback port, with its own storage, stopped
+/// on drop.
+#[derive(Debug)]
+pub struct Prometheus {
+    pub addr: SocketAddr,
+    child: ChildGuard,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping every second with these `scrape_configs`
+    /// entries (YAML, each starting with `- job_name:`, indented by 2).
+    /// `files` are written next to the config first (e.g. a CA), so the
+    /// entries can name them relative to the config's directory.
+    pub async fn start(
+        scrape_configs: &str,
+        files: &[(&str, &[u8])],
+    ) -> anyhow::Result<Prometheus> {
+        let binary = require_binary("prometheus", "prometheus");
+        let dir = TempDir::new("prometheus");
+        for (name, contents) in files {
+            fs::write(dir.path().join(name), contents)?;
+        }
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n{scrape_configs}\n"
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        fs::write(&config_path, &config)?;
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir.path())
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn");
+        let child = ChildGuard::spawn(command, dir.path().join("prometheus.log"));
+        let mut prometheus = Prometheus {
+            addr,
+            child,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        loop {
+            prometheus.child.check_alive()?;
+            if let Ok(response) = get(addr, "/-/ready").await {
+                if response.status == StatusCode::OK {
+                    return Ok(prometheus);
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!(
+                    "Prometheus not ready after 30 s:\n{}",
+                    prometheus.child.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A GET on the Prometheus HTTP API, as JSON `data`.
+    pub async fn api(&self, path_and_query: &str) -> anyhow::Result<serde_json::Value> {
+        let response = get(self.addr, path_and_query).await?;
+        let json: serde_json::Value = serde_json::from_slice(&response.body)
+            .with_context(|| format!("{path_and_query}: {}", response.text()))?;
+        if json["status"] != "success" {
+            bail!("{path_and_query}: {json}");
+        }
+        Ok(json["data"].clone())
+    }
+
+    /// Waits until every target of `job` was scraped successfully; the error
+    /// carries Prometheus's `lastError`.
+    pub async fn wait_target_up(&mut self, job: &str, timeout: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut last = String::from("no target yet");
+        while started.elapsed() < timeout {
+            self.child.check_alive()?;
+            let data = self.api("/api/v1/targets?state=active").await?;
+            let targets: Vec<&serde_json::Value> = data["activeTargets"]
+                .as_array()
+                .map(|targets| {
+                    targets
+                        .iter()
+                        .filter(|t| t["labels"]["job"] == job)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !targets.is_empty()
+                && targets
+                    .iter()
+                    .all(|t| t["health"] == "up" && t["lastError"] == "")
+            {
+                return Ok(());
+            }
+            if let Some(target) = targets.first() {
+                last = format!(
+                    "health {}, lastError {}",
+                    target["health"], target["lastError"]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bail!("job {job} not up after {timeout:?}: {last}")
+    }
+
+    /// The value of the instant query `expr` once it returns one sample.
+    pub async fn wait_value(&mut self, expr: &str, timeout: Duration) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        loop {
+            self.child.check_alive()?;
+            let data = self
+                .api(&format!("/api/v1/query?query={}", url_encode(expr)))
+                .await?;
+            if let Some(value) = data["result"][0]["value"][1].as_str() {
+                return Ok(value.parse()?);
+            }
+            if started.elapsed() > timeout {
+                bail!("{expr} returned no sample after {timeout:?}: {data}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The resident memory of this process, in KiB (Linux).
+pub fn rss_kib() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

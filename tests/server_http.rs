@@ -1,0 +1,157 @@
+//! The global server over HTTP: round trip, HEAD, 404, 405, gzip, start/stop
+//! semantics and a busy port.
+
+mod support;
+
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use hyper::Method;
+use insa_metrics::{
+    Error, MetricsCollector, MetricsServer, RequestStatus, get_metrics_text, metrics,
+    start_metrics_server, stop_metrics_server,
+};
+use support::{get, request};
+
+/// The global server is one per process: its tests take turns.
+static GLOBAL: Mutex<()> = Mutex::new(());
+
+fn global() -> MutexGuard<'static, ()> {
+    let guard = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+    // Without the process metrics, two encodings of an idle registry are
+    // byte-identical.
+    let _ = MetricsCollector::builder().process_metrics(false).install();
+    guard
+}
+
+#[test]
+fn round_trip_matches_get_metrics_text() -> anyhow::Result<()> {
+    let _turn = global();
+    tokio::runtime::Runtime::new()?.block_on(round_trip())
+}
+
+async fn round_trip() -> anyhow::Result<()> {
+    insa_metrics::initialize_metrics("1.0.0", "test");
+    metrics().record_cache_hit("orchestrator");
+    metrics().record_request("sizing_agent", RequestStatus::Success);
+    let addr = start_metrics_server(0)?;
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_ne!(addr.port(), 0);
+
+    let response = get(addr, "/metrics").await?;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = get_metrics_text();
+    assert_eq!(response.text(), text);
+    assert!(text.contains(r#"insa_cache_hits_total{cache_type="orchestrator"} 1"#));
+
+    let head = request(addr, Method::HEAD, "/metrics", &[]).await?;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        head.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(
+        head.header("content-length"),
+        Some(text.len().to_string().as_str())
+    );
+
+    let gzipped = request(
+        addr,
+        Method::GET,
+        "/metrics",
+        &[("accept-encoding", "gzip")],
+    )
+    .await?;
+    assert_eq!(gzipped.status, 200);
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert!(gzipped.body.len() < text.len());
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(&gzipped.body[..]).read_to_string(&mut decoded)?;
+    assert_eq!(decoded, text);
+
+    assert_eq!(get(addr, "/").await?.status, 404);
+    assert_eq!(get(addr, "/metricsx").await?.status, 404);
+    let post = request(addr, Method::POST, "/metrics", &[]).await?;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+    assert_eq!(
+        request(addr, Method::DELETE, "/metrics", &[]).await?.status,
+        405
+    );
+
+    match start_metrics_server(0) {
+        Err(Error::AlreadyRunning(running)) => assert_eq!(running, addr),
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+
+    stop_metrics_server();
+    stop_metrics_server();
+    // The port is free as soon as stop returns.
+    drop(TcpListener::bind(addr)?);
+    assert!(get(addr, "/metrics").await.is_err());
+    Ok(())
+}
+
+#[test]
+fn busy_port_is_an_error_naming_the_address() {
+    let _turn = global();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let error = start_metrics_server(addr.port()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Bind { addr: asked, .. } if *asked == addr),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&addr.to_string()), "{error}");
+    // Nothing is left running: a start on a free port works.
+    let started = start_metrics_server(0).unwrap();
+    stop_metrics_server();
+    assert_ne!(started, addr);
+
+    let builder_error = MetricsServer::builder().addr(addr).build().unwrap_err();
+    assert!(builder_error.to_string().contains(&addr.to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_on_the_callers_runtime_with_a_custom_path_and_registry() -> anyhow::Result<()> {
+    let registry = prometheus::Registry::new();
+    let collector = MetricsCollector::builder()
+        .registry(registry.clone())
+        .process_metrics(false)
+        .build()?;
+    collector.record_cache_miss("crm");
+    let server = MetricsServer::builder()
+        .port(0)
+        .path("/internal/metrics")
+        .registry(registry)
+        .build()?;
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+    let response = get(addr, "/internal/metrics").await?;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), collector.encode_text());
+    assert_eq!(get(addr, "/metrics").await?.status, 404);
+    let _ = stop.send(());
+    task.await??;
+    drop(TcpListener::bind(addr)?);
+    Ok(())
+}
+
+#[test]
+fn rejects_a_path_without_a_slash() {
+    let error = MetricsServer::builder()
+        .port(0)
+        .path("metrics")
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+}

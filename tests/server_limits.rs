@@ -1,0 +1,205 @@
+//! Bad clients: slow headers, huge headers, too many connections.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
+use support::{get, rss_kib};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn start(builder: MetricsServerBuilder) -> ServerHandle {
+    let registry = prometheus::Registry::new();
+    let collector = MetricsCollector::builder()
+        .registry(registry.clone())
+        .process_metrics(false)
+        .build()
+        .unwrap();
+    collector.record_cache_hit("orchestrator");
+    builder
+        .port(0)
+        .registry(registry)
+        .build()
+        .unwrap()
+        .start()
+        .unwrap()
+}
+
+/// Reads until the server closes the connection; the bytes it sent.
+async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_header_clients_are_cut_off_while_others_are_served() {
+    const CLIENTS: usize = 200;
+    let header_timeout = Duration::from_secs(2);
+    let server = start(
+        MetricsServer::builder()
+            .header_read_timeout(header_timeout)
+            .max_connections(CLIENTS + 16),
+    );
+    let addr = server.local_addr();
+
+    let mut slow = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        slow.push(tokio::spawn(async move {
+            let connected = Instant::now();
+            let request = b"GET /metrics HTTP/1.1\r\nhost: x\r\nx-slow: ";
+            let mut sent = 0usize;
+            let mut buf = [0u8; 1024];
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    read = stream.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => return connected.elapsed(),
+                        Ok(_) => {} // an error response; the close follows
+                    },
+                    _ = tick.tick() => {
+                        let byte = request.get(sent).copied().unwrap_or(b'a');
+                        if stream.write_all(&[byte]).await.is_err() {
+                            return connected.elapsed();
+                        }
+                        sent += 1;
+                    }
+                }
+            }
+        }));
+    }
+
+    let normal = tokio::spawn(async move {
+        let mut served = 0;
+        let until = Instant::now() + header_timeout + Duration::from_secs(1);
+        while Instant::now() < until {
+            let response = get(addr, "/metrics").await.expect("a normal scrape");
+            assert_eq!(response.status, 200);
+            served += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        served
+    });
+
+    let bound = header_timeout + Duration::from_secs(1);
+    for client in slow {
+        let lasted = tokio::time::timeout(bound + Duration::from_secs(2), client)
+            .await
+            .expect("a slow client was never cut off")
+            .unwrap();
+        assert!(lasted <= bound, "a slow client lasted {lasted:?}");
+    }
+    assert!(normal.await.unwrap() >= 10);
+    server.stop();
+}
+
+async fn send_huge_header(addr: SocketAddr, size: usize) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = b"GET /metrics HTTP/1.1\r\nhost: x\r\nx-big: ".to_vec();
+    request.resize(request.len() + size, b'a');
+    request.extend_from_slice(b"\r\n\r\n");
+    // The server may close before it has read everything: a failed write is
+    // an answer too.
+    let _ = stream.write_all(&request).await;
+    tokio::time::timeout(Duration::from_secs(5), read_to_close(&mut stream))
+        .await
+        .expect("the server neither answered nor closed")
+}
+
+fn assert_rejected(answer: &[u8]) {
+    let text = String::from_utf8_lossy(answer);
+    assert!(
+        answer.is_empty() || text.starts_with("HTTP/1.1 431"),
+        "a huge header got: {text}"
+    );
+}
+
+#[tokio::test]
+async fn huge_headers_get_431_or_a_close_without_memory_growth() {
+    let server = start(MetricsServer::builder());
+    let addr = server.local_addr();
+    assert_rejected(&send_huge_header(addr, 16 * 1024).await);
+    assert_rejected(&send_huge_header(addr, 1024 * 1024).await);
+
+    let before = rss_kib().unwrap_or(0);
+    for _ in 0..32 {
+        assert_rejected(&send_huge_header(addr, 1024 * 1024).await);
+    }
+    let after = rss_kib().unwrap_or(0);
+    // 32 MiB of headers went in; the server keeps none of it (the client's own
+    // 1 MiB buffers are freed each time too).
+    assert!(
+        after.saturating_sub(before) < 16 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    assert_eq!(get(addr, "/metrics").await.unwrap().status, 200);
+    server.stop();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
+    const CAP: usize = 4;
+    let server = start(MetricsServer::builder().max_connections(CAP));
+    let addr = server.local_addr();
+
+    let mut held = Vec::new();
+    for _ in 0..CAP {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Let the server accept them all.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for _ in 0..10 {
+        let started = Instant::now();
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(1), read_to_close(&mut extra))
+            .await
+            .expect("an extra connection was kept waiting");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || text.starts_with("HTTP/1.1 503"),
+            "beyond the cap: {text}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    drop(held);
+    let recovered = Instant::now();
+    loop {
+        match get(addr, "/metrics").await {
+            Ok(response) if response.status == 200 => break,
+            other => {
+                assert!(
+                    recovered.elapsed() < Duration::from_secs(2),
+                    "no recovery: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    server.stop();
+}
+
+#[tokio::test]
+async fn keep_alive_serves_several_requests_on_one_connection() {
+    let server = start(MetricsServer::builder());
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    for _ in 0..3 {
+        stream
+            .write_all(b"HEAD /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
+    }
+    server.stop();
+}

@@ -1,0 +1,170 @@
+//! A real Prometheus (Debian package `prometheus`) scrapes the server: plain,
+//! with basic auth and with TLS.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use hyper::Method;
+use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
+use support::{Prometheus, fixtures, get, request, request_tls};
+
+const UP_WITHIN: Duration = Duration::from_secs(20);
+const QUERY: &str = r#"insa_cache_hits_total{job="insa",cache_type="orchestrator"}"#;
+
+/// A server on its own registry holding `insa_cache_hits_total{cache_type="orchestrator"} 3`.
+fn serve(builder: MetricsServerBuilder) -> anyhow::Result<(ServerHandle, MetricsCollector)> {
+    let registry = prometheus::Registry::new();
+    let collector = MetricsCollector::builder()
+        .registry(registry.clone())
+        .build()?;
+    for _ in 0..3 {
+        collector.record_cache_hit("orchestrator");
+    }
+    let handle = builder.port(0).registry(registry).build()?.start()?;
+    Ok((handle, collector))
+}
+
+fn job(name: &str, port: u16, extra: &str) -> String {
+    format!(
+        "  - job_name: {name}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n{extra}"
+    )
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_plain_http() -> anyhow::Result<()> {
+    let (server, _collector) = serve(MetricsServer::builder())?;
+    let port = server.local_addr().port();
+    let mut prometheus = Prometheus::start(&job("insa", port, ""), &[]).await?;
+    prometheus.wait_target_up("insa", UP_WITHIN).await?;
+    assert_eq!(prometheus.wait_value(QUERY, UP_WITHIN).await?, 3.0);
+    assert_eq!(
+        prometheus
+            .wait_value(r#"up{job="insa"}"#, UP_WITHIN)
+            .await?,
+        1.0
+    );
+    drop(prometheus);
+    server.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_with_basic_auth() -> anyhow::Result<()> {
+    let hash = bcrypt::hash("s3cret", 6)?;
+    let (server, _collector) = serve(MetricsServer::builder().basic_auth_user("prometheus", hash))?;
+    let addr = server.local_addr();
+
+    let anonymous = get(addr, "/metrics").await?;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some(r#"Basic realm="insa-metrics", charset="UTF-8""#)
+    );
+    let basic = |user: &str, password: &str| {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {token}")
+    };
+    let good = basic("prometheus", "s3cret");
+    let ok = request(addr, Method::GET, "/metrics", &[("authorization", &good)]).await?;
+    assert_eq!(ok.status, 200);
+    assert!(
+        ok.text()
+            .contains(r#"insa_cache_hits_total{cache_type="orchestrator"} 3"#)
+    );
+    // Unknown paths stay hidden behind auth too.
+    assert_eq!(get(addr, "/other").await?.status, 401);
+
+    // An unknown user costs a bcrypt verification like a wrong password does.
+    let wrong_password = basic("prometheus", "guess");
+    let unknown_user = basic("nobody", "guess");
+    let fastest = |header: String| async move {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let response = request(addr, Method::GET, "/metrics", &[("authorization", &header)])
+                .await
+                .expect("request");
+            assert_eq!(response.status, 401);
+            best = best.min(started.elapsed());
+        }
+        best
+    };
+    let wrong = fastest(wrong_password).await;
+    let unknown = fastest(unknown_user).await;
+    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown user {unknown:?} vs wrong password {wrong:?}"
+    );
+
+    let jobs = format!(
+        "{}{}",
+        job(
+            "insa",
+            addr.port(),
+            "    basic_auth:\n      username: prometheus\n      password: s3cret\n"
+        ),
+        job("anonymous", addr.port(), "")
+    );
+    let mut prometheus = Prometheus::start(&jobs, &[]).await?;
+    prometheus.wait_target_up("insa", UP_WITHIN).await?;
+    assert_eq!(prometheus.wait_value(QUERY, UP_WITHIN).await?, 3.0);
+    let error = prometheus
+        .wait_target_up("anonymous", Duration::from_secs(3))
+        .await;
+    let error = error
+        .expect_err("a scrape without credentials must fail")
+        .to_string();
+    assert!(error.contains("401"), "{error}");
+    drop(prometheus);
+    server.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_over_tls() -> anyhow::Result<()> {
+    let tls = fixtures().join("tls");
+    let (server, _collector) =
+        serve(MetricsServer::builder().tls(tls.join("server.pem"), tls.join("server.key")))?;
+    let addr = server.local_addr();
+    let ca = tls.join("ca.pem");
+
+    let response = request_tls(addr, &ca, "localhost", Method::GET, "/metrics", &[]).await?;
+    assert_eq!(response.status, 200);
+    assert!(
+        response
+            .text()
+            .contains(r#"insa_cache_hits_total{cache_type="orchestrator"} 3"#)
+    );
+    let by_ip = request_tls(addr, &ca, "127.0.0.1", Method::GET, "/metrics", &[]).await?;
+    assert_eq!(by_ip.status, 200);
+    // Plain HTTP on the TLS port gets no metrics.
+    assert!(get(addr, "/metrics").await.is_err());
+
+    let tls_config = format!(
+        "    scheme: https\n    tls_config:\n      ca_file: {}\n      server_name: localhost\n",
+        ca.display()
+    );
+    let mut prometheus = Prometheus::start(&job("insa", addr.port(), &tls_config), &[]).await?;
+    prometheus.wait_target_up("insa", UP_WITHIN).await?;
+    assert_eq!(prometheus.wait_value(QUERY, UP_WITHIN).await?, 3.0);
+    drop(prometheus);
+    server.stop();
+    Ok(())
+}
+
+#[test]
+fn tls_files_that_do_not_exist_are_an_error() {
+    let error = MetricsServer::builder()
+        .port(0)
+        .tls("/nonexistent/cert.pem", "/nonexistent/key.pem")
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, insa_metrics::Error::Tls(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("/nonexistent/cert.pem"),
+        "{error}"
+    );
+}

@@ -1,0 +1,181 @@
+//! Pushing to a real Pushgateway (Debian package `prometheus-pushgateway`),
+//! and to gateways that are down or silent.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use insa_metrics::{Error, MetricsCollector, Pusher, metrics, push_metrics};
+use support::{ChildGuard, TempDir, free_port, get, require_binary};
+
+/// A Pushgateway on a free loopback port, without persistence.
+struct Pushgateway {
+    addr: SocketAddr,
+    _child: ChildGuard,
+    _dir: TempDir,
+}
+
+impl Pushgateway {
+    async fn start() -> Pushgateway {
+        let binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway");
+        let dir = TempDir::new("pushgateway");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir.path())
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn");
+        let mut child = ChildGuard::spawn(command, dir.path().join("pushgateway.log"));
+        let started = Instant::now();
+        loop {
+            child.check_alive().unwrap();
+            if get(addr, "/-/ready").await.is_ok_and(|r| r.status == 200) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "Pushgateway not ready:\n{}",
+                child.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Pushgateway {
+            addr,
+            _child: child,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The sample lines of `family` the gateway serves.
+    async fn samples(&self, family: &str) -> Vec<String> {
+        let text = get(self.addr, "/metrics").await.unwrap().text();
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{family}{{")))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
+    samples.iter().any(|line| {
+        line.ends_with(&format!(" {value}")) && labels.iter().all(|label| line.contains(label))
+    })
+}
+
+#[tokio::test]
+async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
+    let gateway = Pushgateway::start().await;
+
+    // The global registry, with the free function.
+    metrics().record_cache_hit("push_test");
+    metrics().record_cache_hit("push_test");
+    push_metrics(&gateway.url(), "insa_batch", &[("instance", "ci-1")]).unwrap();
+    let samples = gateway.samples("insa_cache_hits_total").await;
+    assert!(
+        has_sample(
+            &samples,
+            &[
+                r#"cache_type="push_test""#,
+                r#"instance="ci-1""#,
+                r#"job="insa_batch""#
+            ],
+            "2"
+        ),
+        "{samples:#?}"
+    );
+
+    // Another registry, values that need escaping, from async code.
+    let registry = prometheus::Registry::new();
+    let collector = MetricsCollector::builder()
+        .registry(registry.clone())
+        .process_metrics(false)
+        .build()
+        .unwrap();
+    collector.record_cache_miss("crm");
+    let pusher = Pusher::new(gateway.url(), "insa import/nightly")
+        .grouping("path", "/var/lib/import")
+        .grouping("host", "db 1:5432")
+        .registry(registry);
+    pusher.push_async().await.unwrap();
+    let samples = gateway.samples("insa_cache_misses_total").await;
+    assert!(
+        has_sample(
+            &samples,
+            &[
+                r#"job="insa import/nightly""#,
+                r#"path="/var/lib/import""#,
+                r#"host="db 1:5432""#,
+                r#"cache_type="crm""#
+            ],
+            "1"
+        ),
+        "{samples:#?}"
+    );
+
+    // PUT replaces the group: an empty registry leaves nothing of it.
+    Pusher::new(gateway.url(), "insa import/nightly")
+        .grouping("path", "/var/lib/import")
+        .grouping("host", "db 1:5432")
+        .registry(prometheus::Registry::new())
+        .push()
+        .unwrap();
+    let samples = gateway.samples("insa_cache_misses_total").await;
+    assert!(
+        !samples.iter().any(|line| line.contains("nightly")),
+        "{samples:#?}"
+    );
+}
+
+#[test]
+fn pushing_to_a_closed_port_is_an_error_within_the_timeout() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let error = Pusher::new(&url, "insa_batch")
+        .timeout(Duration::from_secs(2))
+        .push()
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(matches!(error, Error::Push { .. }), "{error:?}");
+    assert!(error.to_string().contains(&url), "{error}");
+}
+
+#[test]
+fn a_gateway_that_never_answers_times_out() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let started = Instant::now();
+    let error = Pusher::new(&url, "insa_batch")
+        .timeout(Duration::from_millis(500))
+        .push()
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(error.to_string().contains("no answer within"), "{error}");
+    drop(silent);
+}
+
+#[test]
+fn invalid_push_targets_are_config_errors() {
+    for (url, job) in [
+        ("https://127.0.0.1:1", "job"),
+        ("127.0.0.1:1", "job"),
+        ("http://127.0.0.1:1", ""),
+    ] {
+        let error = push_metrics(url, job, &[]).unwrap_err();
+        assert!(
+            matches!(error, Error::Config(_)),
+            "{url} {job:?}: {error:?}"
+        );
+    }
+    let error = push_metrics("http://127.0.0.1:1", "job", &[("bad-label", "x")]).unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+}

@@ -207,3 +207,21 @@ fn diverging_fns_record_their_panic() {
     std::panic::catch_unwind(|| serve_forever(2)).unwrap_err();
     assert_eq!(statuses("shape_never"), [0.0, 1.0, 0.0, 0.0]);
 }
+
+#[track_request_metrics("shape_async_coercions")]
+async fn read_config(path: &str) -> Result<u8, Box<dyn std::error::Error + Send + Sync>> {
+    if path.is_empty() {
+        return Err(Box::new(std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    let value = path.len().try_into()?;
+    Ok(value)
+}
+
+#[test]
+fn async_returns_coerce_to_the_declared_type() {
+    macro_support::runtime().block_on(async {
+        read_config("").await.unwrap_err();
+        assert_eq!(read_config("abc").await.unwrap(), 3);
+    });
+    assert_eq!(statuses("shape_async_coercions"), [1.0, 1.0, 0.0, 0.0]);
+}

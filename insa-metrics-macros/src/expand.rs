@@ -87,7 +87,7 @@ enum Output<'a> {
     Unit,
     /// `!`: the body never returns; only a panic ends it, through the guard.
     Never,
-    /// A nameable type, written on the result so `?` and coercions infer.
+    /// A nameable type, written on the body so `?` and coercions infer.
     Known(&'a Type),
     /// A type with `impl Trait` in it, left to inference.
     Unknown,
@@ -137,7 +137,18 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
             };
             quote_spanned!(span=> (move || #ty #block)())
         }
-        Body::Async(capture, block) => quote_spanned!(span=> async #capture #block.await),
+        Body::Async(capture, block) => match output {
+            // The async block's type is fixed up front, so that `return`s
+            // of different types coerce as they do in the fn.
+            Output::Known(ty) => quote_spanned! {span=>
+                async #capture {
+                    ::insa_metrics::__private::returns!(#ty);
+                    #block
+                }
+                .await
+            },
+            _ => quote_spanned!(span=> async #capture #block.await),
+        },
     };
     let allow = match body {
         Body::Sync(_) => quote_spanned!(span=> #[allow(clippy::redundant_closure_call)]),
@@ -158,14 +169,6 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
                 #allow
                 #run;
                 #guard.end(::insa_metrics::__private::Outcome::Success);
-            }
-        },
-        Output::Known(ty) if matches!(body, Body::Async(..)) => syn::parse_quote_spanned! {span=>
-            {
-                let #guard = #site;
-                let #result: #ty = #run;
-                #guard.end(#outcome);
-                #result
             }
         },
         Output::Known(_) | Output::Unknown => syn::parse_quote_spanned! {span=>

@@ -206,3 +206,18 @@ macro_rules! __insa_outcome {
 }
 
 pub use crate::__insa_outcome as outcome;
+
+/// Fixes the return type of the async block it starts, so `return`s and the
+/// tail coerce to the fn's return type as they do in the fn itself.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __insa_returns {
+    ($ty:ty) => {
+        if let ::core::option::Option::Some(value) = ::core::option::Option::None::<$ty> {
+            #[allow(unreachable_code)]
+            return value;
+        }
+    };
+}
+
+pub use crate::__insa_returns as returns;

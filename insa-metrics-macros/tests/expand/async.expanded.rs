@@ -5,9 +5,12 @@ async fn process_task(task: Task) -> Result<Sizing, WorkerError> {
         );
         __INSA_SITE.start()
     };
-    let __insa_result: Result<Sizing, WorkerError> = async move {
-        let plan = plan(&task).await?;
-        Ok(Sizing::from(plan))
+    let __insa_result = async move {
+        ::insa_metrics::__private::returns!(Result < Sizing, WorkerError >);
+        {
+            let plan = plan(&task).await?;
+            Ok(Sizing::from(plan))
+        }
     }
         .await;
     __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));

@@ -20,18 +20,21 @@ impl Worker for CrmAgent {
                 );
                 __INSA_SITE.start()
             };
-            let __insa_result: Result<Reply, WorkerError> = async move {
-                if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
-                    Result<Reply, WorkerError>,
-                > {
-                    #[allow(unreachable_code)] return __ret;
+            let __insa_result = async move {
+                ::insa_metrics::__private::returns!(Result < Reply, WorkerError >);
+                {
+                    if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
+                        Result<Reply, WorkerError>,
+                    > {
+                        #[allow(unreachable_code)] return __ret;
+                    }
+                    let __self = self;
+                    let task = task;
+                    let __ret: Result<Reply, WorkerError> = {
+                        __self.crm.update(task).await
+                    };
+                    #[allow(unreachable_code)] __ret
                 }
-                let __self = self;
-                let task = task;
-                let __ret: Result<Reply, WorkerError> = {
-                    __self.crm.update(task).await
-                };
-                #[allow(unreachable_code)] __ret
             }
                 .await;
             __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));

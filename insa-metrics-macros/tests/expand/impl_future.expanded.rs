@@ -7,8 +7,9 @@ fn refresh(&self) -> impl Future<Output = Result<(), SyncError>> + Send + '_ {
             );
             __INSA_SITE.start()
         };
-        let __insa_result: Result<(), SyncError> = async move {
-            self.crm.refresh(id).await
+        let __insa_result = async move {
+            ::insa_metrics::__private::returns!(Result < (), SyncError >);
+            { self.crm.refresh(id).await }
         }
             .await;
         __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));

@@ -61,6 +61,11 @@ mod no_prelude {
 
     #[::insa_metrics::track_request_metrics("hygiene_no_prelude_async")]
     pub async fn bare_async() {}
+
+    #[::insa_metrics::track_request_metrics("hygiene_no_prelude_async_result")]
+    pub async fn bare_async_result() -> ::std::result::Result<u8, ::std::io::Error> {
+        ::std::result::Result::Ok(1)
+    }
 }
 
 fn main() {
@@ -70,4 +75,5 @@ fn main() {
     let _ = handle();
     let _ = no_prelude::bare(1);
     let _ = no_prelude::bare_async();
+    let _ = no_prelude::bare_async_result();
 }

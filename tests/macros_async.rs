@@ -131,9 +131,9 @@ fn the_gauge_counts_futures_in_flight() {
 /// The guard is created at the first poll, not when the fn is called.
 #[allow(clippy::manual_async_fn)]
 #[track_request_metrics("async_impl_future")]
-fn deferred(fail: bool) -> impl Future<Output = Result<u8, io::Error>> + Send {
+fn deferred(fail: bool, delay_ms: u64) -> impl Future<Output = Result<u8, io::Error>> + Send {
     async move {
-        sleep(Duration::from_millis(1)).await;
+        sleep(Duration::from_millis(delay_ms)).await;
         if fail {
             Err(io::Error::from(io::ErrorKind::TimedOut))?;
         }
@@ -143,13 +143,13 @@ fn deferred(fail: bool) -> impl Future<Output = Result<u8, io::Error>> + Send {
 
 #[test]
 fn impl_future_fns_are_instrumented_inside_the_async_block() {
-    let future = deferred(false);
+    let future = deferred(false, 1);
     assert_eq!(in_flight("async_impl_future"), 0.0, "not started yet");
     runtime().block_on(async {
         assert_eq!(future.await.unwrap(), 2);
-        deferred(true).await.unwrap_err();
+        deferred(true, 1).await.unwrap_err();
         assert!(
-            timeout(Duration::from_nanos(1), deferred(false))
+            timeout(Duration::from_millis(1), deferred(false, 60_000))
                 .await
                 .is_err()
         );
@@ -178,7 +178,7 @@ mod async_trait_methods {
     impl Worker for CrmAgent {
         #[track_request_metrics("async_trait_crm")]
         async fn process(&self, task: u32) -> Result<u32, io::Error> {
-            sleep(Duration::from_millis(1)).await;
+            sleep(Duration::from_millis(u64::from(task))).await;
             if task == 0 {
                 return Err(io::Error::from(io::ErrorKind::InvalidInput));
             }
@@ -214,7 +214,7 @@ fn async_trait_methods_are_instrumented() {
         assert_eq!(agent.process(1).await.unwrap(), 2);
         agent.process(0).await.unwrap_err();
         assert!(
-            timeout(Duration::from_nanos(1), agent.process(5))
+            timeout(Duration::from_millis(1), agent.process(60_000))
                 .await
                 .is_err()
         );
@@ -232,4 +232,44 @@ fn instrumented_futures_stay_send() {
     let future = fetch(0, false);
     assert_send(&future);
     drop(future);
+}
+
+/// Native async fns in traits, and borrowed return types.
+trait Directory {
+    fn names(&self) -> &[String];
+
+    #[track_request_metrics("async_native_trait")]
+    async fn first(&self) -> Option<&str> {
+        tokio::task::yield_now().await;
+        self.names().first().map(String::as_str)
+    }
+}
+
+struct Contacts(Vec<String>);
+
+impl Directory for Contacts {
+    fn names(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl Contacts {
+    #[track_request_metrics("async_borrowed_return")]
+    async fn last(&self) -> Result<&str, io::Error> {
+        tokio::task::yield_now().await;
+        let last = self.0.last().ok_or(io::ErrorKind::NotFound)?;
+        Ok(last)
+    }
+}
+
+#[test]
+fn native_async_trait_methods_and_borrowed_returns() {
+    let contacts = Contacts(vec!["ada".to_owned(), "grace".to_owned()]);
+    runtime().block_on(async {
+        assert_eq!(contacts.first().await, Some("ada"));
+        assert_eq!(contacts.last().await.unwrap(), "grace");
+        Contacts(Vec::new()).last().await.unwrap_err();
+    });
+    assert_eq!(statuses("async_native_trait"), [1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(statuses("async_borrowed_return"), [1.0, 1.0, 0.0, 0.0]);
 }

@@ -8,6 +8,7 @@ use proc_macro::TokenStream;
 mod expand;
 mod kind;
 mod parse;
+mod tail;
 mod validate;
 
 #[cfg(test)]

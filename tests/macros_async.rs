@@ -130,9 +130,9 @@ fn the_gauge_counts_futures_in_flight() {
 /// The guard is created at the first poll, not when the fn is called.
 #[allow(clippy::manual_async_fn)]
 #[track_request_metrics("async_impl_future")]
-fn deferred(fail: bool) -> impl Future<Output = Result<u8, io::Error>> + Send {
+fn deferred(fail: bool, delay: Duration) -> impl Future<Output = Result<u8, io::Error>> + Send {
     async move {
-        sleep(Duration::from_millis(1)).await;
+        sleep(delay).await;
         if fail {
             Err(io::Error::from(io::ErrorKind::TimedOut))?;
         }
@@ -142,13 +142,14 @@ fn deferred(fail: bool) -> impl Future<Output = Result<u8, io::Error>> + Send {
 
 #[test]
 fn impl_future_fns_are_instrumented_inside_the_async_block() {
-    let future = deferred(false);
+    let future = deferred(false, Duration::from_millis(1));
     assert_eq!(in_flight("async_impl_future"), 0.0, "not started yet");
     runtime().block_on(async {
         assert_eq!(future.await.unwrap(), 2);
-        deferred(true).await.unwrap_err();
+        deferred(true, Duration::ZERO).await.unwrap_err();
+        let never_in_time = deferred(false, Duration::from_secs(60));
         assert!(
-            timeout(Duration::from_nanos(1), deferred(false))
+            timeout(Duration::from_millis(5), never_in_time)
                 .await
                 .is_err()
         );
@@ -177,7 +178,8 @@ mod async_trait_methods {
     impl Worker for CrmAgent {
         #[track_request_metrics("async_trait_crm")]
         async fn process(&self, task: u32) -> Result<u32, io::Error> {
-            sleep(Duration::from_millis(1)).await;
+            // Task 5 takes a minute: the test drops it on a timeout.
+            sleep(Duration::from_millis(if task == 5 { 60_000 } else { 1 })).await;
             if task == 0 {
                 return Err(io::Error::from(io::ErrorKind::InvalidInput));
             }
@@ -213,7 +215,7 @@ fn async_trait_methods_are_instrumented() {
         assert_eq!(agent.process(1).await.unwrap(), 2);
         agent.process(0).await.unwrap_err();
         assert!(
-            timeout(Duration::from_nanos(1), agent.process(5))
+            timeout(Duration::from_millis(5), agent.process(5))
                 .await
                 .is_err()
         );

@@ -203,3 +203,60 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
     }
     server.stop();
 }
+
+#[tokio::test]
+async fn a_connection_lives_no_longer_than_its_deadline() {
+    let deadline = Duration::from_secs(1);
+    let server = start(MetricsServer::builder().connection_deadline(deadline));
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let opened = Instant::now();
+    let mut answers = 0;
+    // A keep-alive client that never stops asking.
+    let closed = loop {
+        if stream
+            .write_all(b"HEAD /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .is_err()
+        {
+            break opened.elapsed();
+        }
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break opened.elapsed(),
+            Ok(_) => answers += 1,
+        }
+        assert!(
+            opened.elapsed() < deadline * 3,
+            "the connection outlived its deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(answers >= 3, "{answers} answers");
+    assert!(
+        closed >= deadline && closed < deadline * 2,
+        "closed after {closed:?}"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
+    let tls = support::fixtures().join("tls");
+    let timeout = Duration::from_secs(1);
+    let server = start(
+        MetricsServer::builder()
+            .header_read_timeout(timeout)
+            .tls(tls.join("server.pem"), tls.join("server.key")),
+    );
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let opened = Instant::now();
+    // Half a TLS record header, then nothing.
+    stream.write_all(&[0x16, 0x03]).await.unwrap();
+    let answer = tokio::time::timeout(timeout * 3, read_to_close(&mut stream))
+        .await
+        .expect("a stalled handshake was never cut off");
+    assert!(answer.is_empty());
+    let lasted = opened.elapsed();
+    assert!(lasted >= timeout && lasted < timeout * 2, "{lasted:?}");
+    server.stop();
+}

@@ -210,12 +210,39 @@ impl MetricsServerBuilder {
 }
 
 fn ip_from_env() -> Result<IpAddr, Error> {
-    match std::env::var(BIND_ADDRESS_ENV) {
-        Ok(value) if !value.trim().is_empty() => value.trim().parse().map_err(|_| {
+    bind_ip(std::env::var(BIND_ADDRESS_ENV).ok().as_deref())
+}
+
+/// The bind address for a value of [`BIND_ADDRESS_ENV`]: loopback when unset
+/// or blank.
+fn bind_ip(value: Option<&str>) -> Result<IpAddr, Error> {
+    match value.map(str::trim) {
+        Some(value) if !value.is_empty() => value.parse().map_err(|_| {
             Error::Config(format!(
                 "{BIND_ADDRESS_ENV}={value:?} is not an IP address (e.g. 0.0.0.0 or ::1)"
             ))
         }),
         _ => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_address_from_the_environment() {
+        assert_eq!(bind_ip(None).unwrap(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(bind_ip(Some(" ")).unwrap(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            bind_ip(Some("0.0.0.0")).unwrap(),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        );
+        assert_eq!(
+            bind_ip(Some(" ::1 ")).unwrap(),
+            "::1".parse::<IpAddr>().unwrap()
+        );
+        let error = bind_ip(Some("0.0.0.0:9091")).unwrap_err();
+        assert!(error.to_string().contains(BIND_ADDRESS_ENV), "{error}");
     }
 }

@@ -166,16 +166,39 @@ pub async fn request_tls(
     path: &str,
     headers: &[(&str, &str)],
 ) -> anyhow::Result<Response> {
+    request_mtls(addr, ca_pem, server_name, None, method, path, headers).await
+}
+
+/// As [`request_tls`], presenting the client certificate and key in these
+/// PEM files when given.
+pub async fn request_mtls(
+    addr: SocketAddr,
+    ca_pem: &Path,
+    server_name: &str,
+    client: Option<(&Path, &Path)>,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Response> {
     let mut roots = rustls::RootCertStore::empty();
     let pem = fs::read(ca_pem)?;
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         roots.add(cert?)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert_pem, key_pem)) => {
+            let certs = rustls_pemfile::certs(&mut fs::read(cert_pem)?.as_slice())
+                .collect::<Result<Vec<_>, _>>()?;
+            let key = rustls_pemfile::private_key(&mut fs::read(key_pem)?.as_slice())?
+                .context("no private key")?;
+            builder.with_client_auth_cert(certs, key)?
+        }
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())?;
     let stream = TcpStream::connect(addr).await?;

@@ -271,6 +271,24 @@ impl Prometheus {
         scrape_configs: &str,
         files: &[(&str, &[u8])],
     ) -> anyhow::Result<Prometheus> {
+        // The free port may be taken between the check and Prometheus's bind.
+        let mut attempt = 0;
+        loop {
+            match Self::try_start(scrape_configs, files).await {
+                Err(error)
+                    if attempt < 2 && error.to_string().contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_start(
+        scrape_configs: &str,
+        files: &[(&str, &[u8])],
+    ) -> anyhow::Result<Prometheus> {
         let binary = require_binary("prometheus", "prometheus");
         let dir = TempDir::new("prometheus");
         for (name, contents) in files {
@@ -380,6 +398,72 @@ impl Prometheus {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// A Pushgateway (Debian package `prometheus-pushgateway`) on a free loopback
+/// port, without persistence, stopped on drop.
+#[derive(Debug)]
+pub struct Pushgateway {
+    pub addr: SocketAddr,
+    _child: ChildGuard,
+    _dir: TempDir,
+}
+
+impl Pushgateway {
+    pub async fn start() -> anyhow::Result<Pushgateway> {
+        let mut attempt = 0;
+        loop {
+            match Self::try_start().await {
+                Err(error)
+                    if attempt < 2 && error.to_string().contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_start() -> anyhow::Result<Pushgateway> {
+        let binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway");
+        let dir = TempDir::new("pushgateway");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir.path())
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn");
+        let mut child = ChildGuard::spawn(command, dir.path().join("pushgateway.log"));
+        let started = Instant::now();
+        loop {
+            child.check_alive()?;
+            if get(addr, "/-/ready").await.is_ok_and(|r| r.status == 200) {
+                return Ok(Pushgateway {
+                    addr,
+                    _child: child,
+                    _dir: dir,
+                });
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                bail!("Pushgateway not ready after 20 s:\n{}", child.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The sample lines of `family` the gateway serves.
+    pub async fn samples(&self, family: &str) -> anyhow::Result<Vec<String>> {
+        let text = get(self.addr, "/metrics").await?.text();
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with(&format!("{family}{{")))
+            .map(str::to_owned)
+            .collect())
     }
 }
 

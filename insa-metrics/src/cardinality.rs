@@ -4,10 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{OnceLock, PoisonError, RwLock};
 
-use prometheus::core::Collector;
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-};
+use prometheus::core::{Collector, MetricVecBuilder};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
 
 use crate::catalogue::{FamilyKind, FamilySpec};
 
@@ -31,49 +29,49 @@ pub(crate) trait MetricVec: Collector + Clone + 'static {
     fn reset(&self);
 }
 
-impl MetricVec for IntCounterVec {
-    type Child = IntCounter;
+impl<B> MetricVec for prometheus::core::MetricVec<B>
+where
+    B: MetricVecBuilder + 'static,
+    Self: FromSpec,
+{
+    type Child = B::M;
+
     fn build(spec: &FamilySpec) -> Self {
+        Self::from_spec(spec).expect("the catalogue declares valid families")
+    }
+
+    fn child(&self, values: &[&str]) -> B::M {
+        self.get_metric_with_label_values(values)
+            .expect("label count is fixed by the catalogue")
+    }
+
+    fn reset(&self) {
+        prometheus::core::MetricVec::reset(self);
+    }
+}
+
+/// Builds a vector from its catalogue entry.
+pub(crate) trait FromSpec: Sized {
+    fn from_spec(spec: &FamilySpec) -> prometheus::Result<Self>;
+}
+
+impl FromSpec for IntCounterVec {
+    fn from_spec(spec: &FamilySpec) -> prometheus::Result<Self> {
         IntCounterVec::new(Opts::new(spec.name, spec.help), spec.labels)
-            .expect("the catalogue declares valid counters")
-    }
-    fn child(&self, values: &[&str]) -> IntCounter {
-        self.get_metric_with_label_values(values)
-            .expect("label count is fixed by the catalogue")
-    }
-    fn reset(&self) {
-        prometheus::core::MetricVec::reset(self);
     }
 }
 
-impl MetricVec for IntGaugeVec {
-    type Child = IntGauge;
-    fn build(spec: &FamilySpec) -> Self {
+impl FromSpec for IntGaugeVec {
+    fn from_spec(spec: &FamilySpec) -> prometheus::Result<Self> {
         IntGaugeVec::new(Opts::new(spec.name, spec.help), spec.labels)
-            .expect("the catalogue declares valid gauges")
-    }
-    fn child(&self, values: &[&str]) -> IntGauge {
-        self.get_metric_with_label_values(values)
-            .expect("label count is fixed by the catalogue")
-    }
-    fn reset(&self) {
-        prometheus::core::MetricVec::reset(self);
     }
 }
 
-impl MetricVec for HistogramVec {
-    type Child = Histogram;
-    fn build(spec: &FamilySpec) -> Self {
+impl FromSpec for HistogramVec {
+    fn from_spec(spec: &FamilySpec) -> prometheus::Result<Self> {
         debug_assert_eq!(spec.kind, FamilyKind::Histogram);
         let opts = HistogramOpts::new(spec.name, spec.help).buckets(spec.buckets.to_vec());
-        HistogramVec::new(opts, spec.labels).expect("the catalogue declares valid histograms")
-    }
-    fn child(&self, values: &[&str]) -> Histogram {
-        self.get_metric_with_label_values(values)
-            .expect("label count is fixed by the catalogue")
-    }
-    fn reset(&self) {
-        prometheus::core::MetricVec::reset(self);
+        HistogramVec::new(opts, spec.labels)
     }
 }
 

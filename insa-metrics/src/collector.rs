@@ -550,7 +550,7 @@ impl MetricsCollector {
         &self,
         operation: impl LabelValue,
         table: impl LabelValue,
-    ) -> DatabaseGuard<'static, '_> {
+    ) -> DatabaseGuard<'_, '_> {
         DatabaseGuard::owned(self.database_handles(operation, table))
     }
 

@@ -1,0 +1,71 @@
+//! The platform demo: every component on tokio under a realistic load, metrics served for Prometheus.
+//!
+//! ```sh
+//! cargo run --example crm_backend                      # http://127.0.0.1:9091/metrics until Ctrl-C
+//! cargo run --example crm_backend -- --port 0 --duration 60 --force-breaker-open
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use insa_metrics::{initialize_metrics, start_metrics_server, stop_metrics_server};
+use insa_platform::backend::BackendArgs;
+use insa_platform::platform::{Platform, PlatformConfig};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match BackendArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    initialize_metrics(env!("CARGO_PKG_VERSION"), &args.environment);
+    let addr = match start_metrics_server(args.port) {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("crm_backend: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The first line of output: scripts read the address from it.
+    println!("crm_backend: serving metrics on http://{addr}/metrics");
+
+    let config = PlatformConfig {
+        force_breaker_open: args.force_breaker_open.clone(),
+        ..PlatformConfig::default()
+    };
+    let platform = Platform::start(&config);
+    let reason = tokio::select! {
+        () = sleep_or_forever(args.duration) => "duration elapsed",
+        () = shutdown_signal() => "signal",
+    };
+    println!("crm_backend: stopping ({reason})");
+    platform.stop(Duration::from_secs(5)).await;
+    stop_metrics_server();
+    ExitCode::SUCCESS
+}
+
+async fn sleep_or_forever(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix (how service managers and test scripts stop it).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

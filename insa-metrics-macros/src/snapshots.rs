@@ -1,0 +1,110 @@
+//! Expansion snapshots: every `tests/expand/<case>.rs` expands to the
+//! committed `tests/expand/<case>.expanded.rs`. Run with
+//! `INSA_SNAPSHOTS=overwrite` to write them after a reviewed change.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Attribute, ImplItem, Item};
+
+use crate::expand;
+use crate::kind::Kind;
+
+/// Which of the three attributes this is, if any.
+fn kind_of(attr: &Attribute) -> Option<Kind> {
+    let name = attr.path().segments.last()?.ident.to_string();
+    [Kind::Request, Kind::Database, Kind::Message]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+}
+
+/// Expands the first of our attributes on an item, as the compiler would.
+fn expand_attrs(
+    attrs: &mut Vec<Attribute>,
+    item: impl FnOnce(&[Attribute]) -> TokenStream,
+) -> Option<TokenStream> {
+    let index = attrs.iter().position(|attr| kind_of(attr).is_some())?;
+    let attr = attrs.remove(index);
+    let kind = kind_of(&attr)?;
+    let args = match attr.meta {
+        syn::Meta::List(list) => list.tokens,
+        _ => TokenStream::new(),
+    };
+    Some(expand::attribute(kind, args, item(attrs)))
+}
+
+fn expand_file(source: &str) -> String {
+    let mut file: syn::File = syn::parse_str(source).expect("a snapshot input parses");
+    for item in &mut file.items {
+        match item {
+            Item::Fn(func) => {
+                let mut copy = func.clone();
+                if let Some(tokens) = expand_attrs(&mut copy.attrs, |attrs| {
+                    let mut f = func.clone();
+                    f.attrs = attrs.to_vec();
+                    f.into_token_stream()
+                }) {
+                    *item = syn::parse2(tokens).expect("the expansion parses");
+                }
+            }
+            Item::Impl(block) => {
+                for member in &mut block.items {
+                    if let ImplItem::Fn(method) = member {
+                        let original = method.clone();
+                        if let Some(tokens) = expand_attrs(&mut method.attrs, |attrs| {
+                            let mut m = original.clone();
+                            m.attrs = attrs.to_vec();
+                            m.into_token_stream()
+                        }) {
+                            *member = syn::parse2(tokens).expect("the expansion parses");
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    prettyplease::unparse(&file)
+}
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("tests/expand exists")
+        .map(|entry| entry.expect("a readable entry").path())
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "rs")
+                && !path.to_string_lossy().ends_with(".expanded.rs")
+        })
+        .collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn expansions_match_the_snapshots() {
+    let overwrite = std::env::var_os("INSA_SNAPSHOTS").is_some_and(|v| v == "overwrite");
+    let cases = cases();
+    assert!(
+        cases.len() >= 4,
+        "the sync, async, method and async-trait cases"
+    );
+    let mut stale = Vec::new();
+    for case in cases {
+        let source = fs::read_to_string(&case).expect("a readable case");
+        let expanded = expand_file(&source);
+        let snapshot = case.with_extension("expanded.rs");
+        if overwrite {
+            fs::write(&snapshot, &expanded).expect("a writable snapshot");
+        } else if fs::read_to_string(&snapshot).ok().as_deref() != Some(expanded.as_str()) {
+            stale.push(format!("{}:\n{expanded}", snapshot.display()));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "expansions differ from the snapshots (INSA_SNAPSHOTS=overwrite to update):\n{}",
+        stale.join("\n")
+    );
+}

@@ -1,0 +1,41 @@
+impl Worker for CrmAgent {
+    fn process<'life0, 'async_trait>(
+        &'life0 self,
+        task: Task,
+    ) -> ::core::pin::Pin<
+        Box<
+            dyn ::core::future::Future<
+                Output = Result<Reply, WorkerError>,
+            > + ::core::marker::Send + 'async_trait,
+        >,
+    >
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            let __insa_guard = {
+                static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
+                    &"crm_agent",
+                );
+                __INSA_SITE.start()
+            };
+            let __insa_result: Result<Reply, WorkerError> = async move {
+                if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
+                    Result<Reply, WorkerError>,
+                > {
+                    #[allow(unreachable_code)] return __ret;
+                }
+                let __self = self;
+                let task = task;
+                let __ret: Result<Reply, WorkerError> = {
+                    __self.crm.update(task).await
+                };
+                #[allow(unreachable_code)] __ret
+            }
+                .await;
+            __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
+            __insa_result
+        })
+    }
+}

@@ -1,0 +1,24 @@
+impl Users {
+    fn load_user(&self, id: u64) -> Result<User, DbError> {
+        let __insa_guard = {
+            static __INSA_SITE: ::insa_metrics::__private::DatabaseSite = ::insa_metrics::__private::DatabaseSite::new(
+                &"select",
+                &"users",
+            );
+            __INSA_SITE.start()
+        };
+        #[allow(clippy::redundant_closure_call)]
+        let __insa_result = (move || -> Result<User, DbError> { self.db.get(id) })();
+        __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
+        __insa_result
+    }
+    async fn handle(&mut self, msg: Message) {
+        let __insa_guard = {
+            static __INSA_SITE: ::insa_metrics::__private::MessageSite = ::insa_metrics::__private::MessageSite::new(
+                &"orchestrator",
+            );
+            __INSA_SITE.start()
+        };
+        self.queue.push(msg);
+    }
+}

@@ -1,0 +1,16 @@
+/// Sizes a task.
+pub fn size(task: Task) -> Result<Sizing, WorkerError> {
+    let __insa_guard = {
+        static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
+            &"sizing_agent",
+        );
+        __INSA_SITE.start()
+    };
+    #[allow(clippy::redundant_closure_call)]
+    let __insa_result = (move || -> Result<Sizing, WorkerError> {
+        let plan = plan(&task)?;
+        Ok(Sizing::from(plan))
+    })();
+    __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
+    __insa_result
+}

@@ -1,0 +1,116 @@
+//! Scoped guards record duration and outcome on every path: return, `Err`,
+//! early return, `?` and panic; the in-flight gauge always returns to 0.
+
+mod common;
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use common::{fresh_collector, sample};
+use insa_metrics::{MetricsCollector, Outcome};
+
+fn requests(c: &MetricsCollector, status: &str) -> f64 {
+    let series =
+        format!("insa_agent_requests_total{{agent_type=\"crm_agent\",status=\"{status}\"}}");
+    sample(&c.encode_text(), &series).unwrap_or(0.0)
+}
+
+fn durations(c: &MetricsCollector) -> f64 {
+    let series = r#"insa_agent_request_duration_seconds_count{agent_type="crm_agent"}"#;
+    sample(&c.encode_text(), series).unwrap_or(0.0)
+}
+
+fn in_flight(c: &MetricsCollector) -> f64 {
+    sample(
+        &c.encode_text(),
+        r#"insa_worker_active_requests{worker_name="crm_agent"}"#,
+    )
+    .unwrap()
+}
+
+fn lookup(c: &MetricsCollector, id: u32) -> Result<u32, io::Error> {
+    let guard = c.start_request("crm_agent");
+    assert_eq!(in_flight(c), 1.0);
+    if id == 0 {
+        // Early return with an error.
+        return guard.finish(Err(io::Error::new(io::ErrorKind::TimedOut, "slow backend")));
+    }
+    let parsed = guard.finish(
+        id.checked_mul(2)
+            .ok_or_else(|| io::Error::other("overflow")),
+    )?;
+    Ok(parsed)
+}
+
+#[test]
+fn success_error_timeout_and_panic_are_each_counted_once() {
+    let c = fresh_collector();
+    assert_eq!(lookup(&c, 4).unwrap(), 8);
+    assert_eq!(requests(&c, "success"), 1.0);
+
+    assert!(lookup(&c, 0).is_err());
+    assert_eq!(requests(&c, "timeout"), 1.0);
+
+    let guard = c.start_request("crm_agent");
+    guard.fail(&io::Error::from(io::ErrorKind::ConnectionRefused));
+    assert_eq!(requests(&c, "error"), 1.0);
+
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        let _guard = c.start_request("crm_agent");
+        panic!("worker bug");
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(requests(&c, "error"), 2.0, "a panic counts as error");
+
+    // A guard dropped without an outcome, outside a panic, was cancelled.
+    drop(c.start_request("crm_agent"));
+    assert_eq!(requests(&c, "cancelled"), 1.0);
+
+    assert_eq!(durations(&c), 5.0, "every outcome observes the duration");
+    assert_eq!(in_flight(&c), 0.0);
+}
+
+#[test]
+fn database_guard_counts_errors_with_a_bounded_error_type() {
+    let c = fresh_collector();
+    let guard = c.start_database_operation("insert", "deals");
+    guard.fail(&io::Error::from(io::ErrorKind::ConnectionReset));
+    let guard = c.start_database_operation("insert", "deals");
+    guard.succeed();
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let _guard = c.start_database_operation("insert", "deals");
+        panic!("driver bug");
+    }));
+    let text = c.encode_text();
+    let ops = r#"insa_database_operations_total{operation="insert",table="deals"}"#;
+    assert_eq!(sample(&text, ops), Some(3.0));
+    let reset = r#"insa_database_errors_total{error_type="connection_reset",operation="insert"}"#;
+    assert_eq!(sample(&text, reset), Some(1.0));
+    let panic = r#"insa_database_errors_total{error_type="panic",operation="insert"}"#;
+    assert_eq!(sample(&text, panic), Some(1.0));
+    let count =
+        r#"insa_database_operation_duration_seconds_count{operation="insert",table="deals"}"#;
+    assert_eq!(sample(&text, count), Some(3.0));
+}
+
+#[test]
+fn message_guard_times_every_outcome() {
+    let c = fresh_collector();
+    c.start_message("orchestrator").succeed();
+    c.start_message("orchestrator")
+        .end(Outcome::Error("decode"));
+    drop(c.start_message("orchestrator"));
+    let count = r#"insa_message_bus_processing_duration_seconds_count{agent_type="orchestrator"}"#;
+    assert_eq!(sample(&c.encode_text(), count), Some(3.0));
+}
+
+#[test]
+fn elapsed_grows_while_the_guard_lives() {
+    let c = fresh_collector();
+    let guard = c.start_request("crm_agent");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(guard.elapsed().as_millis() >= 20);
+    guard.succeed();
+    let sum = r#"insa_agent_request_duration_seconds_sum{agent_type="crm_agent"}"#;
+    assert!(sample(&c.encode_text(), sum).unwrap() >= 0.02);
+}

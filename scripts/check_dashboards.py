@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Static checks of the Grafana dashboards (no Grafana or Prometheus needed).
+
+    python3 scripts/check_dashboards.py
+
+- the six dashboards exist and parse; each has a `datasource` variable and
+  every panel queries through it;
+- every panel (rows aside) has a unit and at least one query;
+- every family of the metric catalogue (insa-metrics/src/catalogue.rs)
+  appears in at least one panel query.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = ["01_overview", "02_requests", "03_latency", "04_cache", "05_workers", "06_errors"]
+
+
+def catalogue_families():
+    """The 30 family names declared in the catalogue (self-metrics aside)."""
+    text = (ROOT / "insa-metrics/src/catalogue.rs").read_text()
+    names = set(re.findall(r'"(insa_[a-z0-9_]+)"', text))
+    return sorted(n for n in names if not n.startswith("insa_metrics_"))
+
+
+def load_dashboards():
+    out = {}
+    for name in DASHBOARDS:
+        path = ROOT / "deploy/grafana/dashboards" / f"{name}.json"
+        out[name] = json.loads(path.read_text())
+    return out
+
+
+def panels(dashboard):
+    for p in dashboard["panels"]:
+        if p["type"] == "row":
+            continue
+        yield p
+
+
+def expressions(dashboard):
+    """(panel title, expr) of every query of every panel."""
+    for p in panels(dashboard):
+        for t in p.get("targets", []):
+            yield p["title"], t["expr"]
+
+
+def main():
+    errors = []
+    families = catalogue_families()
+    if len(families) != 30:
+        errors.append(f"expected 30 families in the catalogue, found {len(families)}")
+    dashboards = load_dashboards()
+    seen = set()
+    for name, d in dashboards.items():
+        variables = {v["name"]: v for v in d["templating"]["list"]}
+        if variables.get("datasource", {}).get("type") != "datasource":
+            errors.append(f"{name}: no datasource variable")
+        for p in panels(d):
+            unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+            if not unit:
+                errors.append(f"{name} / {p['title']}: no unit")
+            if p.get("datasource", {}).get("uid") != "${datasource}":
+                errors.append(f"{name} / {p['title']}: not on the datasource variable")
+            if not p.get("targets"):
+                errors.append(f"{name} / {p['title']}: no query")
+        for _, expr in expressions(d):
+            for family in families:
+                if re.search(rf"\b{family}(_bucket|_sum|_count)?\b", expr):
+                    seen.add(family)
+    # Families read through recording rules count too.
+    rules = "".join(p.read_text() for p in (ROOT / "deploy/prometheus/rules").glob("*.yml"))
+    for name, d in dashboards.items():
+        for _, expr in expressions(d):
+            for record in re.findall(r"record: (\S+)\n\s+expr: ([^\n]+(?:\n\s{10,}[^\n]+)*)", rules):
+                if record[0] in expr:
+                    for family in families:
+                        if family in record[1]:
+                            seen.add(family)
+    missing = [f for f in families if f not in seen]
+    if missing:
+        errors.append(f"families on no panel: {', '.join(missing)}")
+    for e in errors:
+        print("FAIL", e)
+    total = sum(len(list(expressions(d))) for d in dashboards.values())
+    if errors:
+        return 1
+    print(f"ok: 6 dashboards, {total} queries, all {len(families)} families on a panel")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

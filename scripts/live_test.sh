@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The live test of the monitoring stack: builds crm_backend, then runs
+# scripts/live_check.py, which starts the backends and a real Prometheus on
+# free loopback ports and checks the targets, rules, alerts and dashboards.
+# Needs prometheus and promtool (Debian: apt-get install prometheus) and
+# python3. Takes about two minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --example crm_backend
+backend="$(cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/examples/crm_backend"
+
+# The checker stops what it starts. Should it die by a signal before it
+# could, the trap stops the process groups it recorded (each child leads its
+# own group).
+INSA_LIVE_PIDFILE="$(mktemp)"
+export INSA_LIVE_PIDFILE
+status=
+cleanup() {
+    if [ -z "$status" ]; then
+        kill -TERM "$checker" 2>/dev/null || true
+        wait "$checker" 2>/dev/null || true
+    fi
+    if [ -z "$status" ] || [ "$status" -ge 128 ]; then
+        while read -r pid; do
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        done <"$INSA_LIVE_PIDFILE"
+    fi
+    rm -f "$INSA_LIVE_PIDFILE"
+}
+python3 scripts/live_check.py --backend "$backend" "$@" &
+checker=$!
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait "$checker" && status=0 || status=$?
+exit "$status"

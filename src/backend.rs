@@ -1,0 +1,154 @@
+//! The `crm_backend` command line: port, duration, environment and a breaker held open.
+
+use std::time::Duration;
+
+use crate::crm::CRM_AGENT;
+use crate::orchestrator::ORCHESTRATOR;
+use crate::sizing::SIZING_AGENT;
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: crm_backend [--port PORT] [--duration SECONDS] [--environment NAME]
+                   [--force-breaker-open[=AGENT]]
+
+  --port PORT            serve /metrics on 127.0.0.1:PORT (default 9091; 0 picks a free port)
+  --duration SECONDS     stop after SECONDS (default: run until Ctrl-C or SIGTERM)
+  --environment NAME     the environment label of insa_system_info (default development)
+  --force-breaker-open   hold the circuit breaker of AGENT open (default crm_agent),
+                         as an operator isolating an agent would; for alert tests";
+
+/// The parsed arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendArgs {
+    /// The metrics server's port.
+    pub port: u16,
+    /// How long to run; `None` until stopped.
+    pub duration: Option<Duration>,
+    /// `insa_system_info{environment}`.
+    pub environment: String,
+    /// Agents whose breaker is held open.
+    pub force_breaker_open: Vec<&'static str>,
+}
+
+impl Default for BackendArgs {
+    fn default() -> Self {
+        BackendArgs {
+            port: 9091,
+            duration: None,
+            environment: "development".to_owned(),
+            force_breaker_open: Vec::new(),
+        }
+    }
+}
+
+impl BackendArgs {
+    /// Parses the arguments (without the program name).
+    ///
+    /// # Errors
+    ///
+    /// A message naming the bad argument; `Err(USAGE)` for `--help`.
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
+        let mut parsed = BackendArgs::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match flag.as_str() {
+                "--port" => {
+                    let v = value("--port")?;
+                    parsed.port = v.parse().map_err(|_| format!("bad port: {v}"))?;
+                }
+                "--duration" => {
+                    let v = value("--duration")?;
+                    let secs: f64 = v.parse().map_err(|_| format!("bad duration: {v}"))?;
+                    if !(secs.is_finite() && secs > 0.0) {
+                        return Err(format!("bad duration: {v}"));
+                    }
+                    parsed.duration = Some(Duration::from_secs_f64(secs));
+                }
+                "--environment" => parsed.environment = value("--environment")?,
+                "--force-breaker-open" => {
+                    let agent = match inline.as_deref() {
+                        None | Some(CRM_AGENT) => CRM_AGENT,
+                        Some(SIZING_AGENT) => SIZING_AGENT,
+                        Some(other) => {
+                            return Err(format!(
+                                "no breaker for {other}: {CRM_AGENT} or {SIZING_AGENT} \
+                                 (the {ORCHESTRATOR} has one in front of each)"
+                            ));
+                        }
+                    };
+                    parsed.force_breaker_open.push(agent);
+                }
+                "-h" | "--help" => return Err(USAGE.to_owned()),
+                other => return Err(format!("unknown argument: {other}\n{USAGE}")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<BackendArgs, String> {
+        BackendArgs::parse(args.iter().map(ToString::to_string))
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(parse(&[]).unwrap(), BackendArgs::default());
+    }
+
+    #[test]
+    fn every_flag() {
+        let args = parse(&[
+            "--port",
+            "0",
+            "--duration=2.5",
+            "--environment",
+            "staging",
+            "--force-breaker-open",
+            "--force-breaker-open=sizing_agent",
+        ])
+        .unwrap();
+        assert_eq!(args.port, 0);
+        assert_eq!(args.duration, Some(Duration::from_millis(2_500)));
+        assert_eq!(args.environment, "staging");
+        assert_eq!(args.force_breaker_open, [CRM_AGENT, SIZING_AGENT]);
+    }
+
+    #[test]
+    fn errors_name_the_argument() {
+        assert!(parse(&["--port", "x"]).unwrap_err().contains("bad port"));
+        assert!(
+            parse(&["--duration", "-1"])
+                .unwrap_err()
+                .contains("bad duration")
+        );
+        assert!(
+            parse(&["--duration"])
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse(&["--force-breaker-open=db"])
+                .unwrap_err()
+                .contains("no breaker for db")
+        );
+        assert!(
+            parse(&["--verbose"])
+                .unwrap_err()
+                .contains("unknown argument")
+        );
+    }
+}

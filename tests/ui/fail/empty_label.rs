@@ -1,0 +1,8 @@
+use insa_metrics::track_request_metrics;
+
+#[track_request_metrics("")]
+fn process() {}
+
+fn main() {
+    process();
+}

@@ -1,0 +1,8 @@
+use insa_metrics::track_message_processing;
+
+#[track_message_processing("orchestrator", "sizing_agent")]
+fn handle() {}
+
+fn main() {
+    handle();
+}

@@ -1,0 +1,8 @@
+use insa_metrics::{AgentType, track_request_metrics};
+
+#[track_request_metrics(AgentType::Sizng)]
+fn process() {}
+
+fn main() {
+    process();
+}

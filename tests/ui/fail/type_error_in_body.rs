@@ -1,0 +1,10 @@
+use insa_metrics::track_request_metrics;
+
+#[track_request_metrics("sizing_agent")]
+fn size() -> Result<u32, std::io::Error> {
+    Ok("ten")
+}
+
+fn main() {
+    let _ = size();
+}

@@ -1,0 +1,8 @@
+use insa_metrics::track_request_metrics;
+
+#[track_request_metrics(agent = "sizing_agent")]
+fn process() {}
+
+fn main() {
+    process();
+}

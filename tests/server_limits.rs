@@ -260,3 +260,60 @@ async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
     assert!(lasted >= timeout && lasted < timeout * 2, "{lasted:?}");
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_passwords_does_not_hold_up_a_known_client() {
+    use base64::Engine as _;
+    let basic = |password: &str| {
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{password}"));
+        format!("Basic {token}")
+    };
+    let hash = bcrypt::hash("s3cret", 8).unwrap();
+    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
+    let addr = server.local_addr();
+    let good = basic("s3cret");
+    let scrape = async || {
+        support::request(
+            addr,
+            hyper::Method::GET,
+            "/metrics",
+            &[("authorization", &good)],
+        )
+        .await
+        .unwrap()
+        .status
+    };
+    assert_eq!(scrape().await, 200);
+
+    let flood_started = Instant::now();
+    let flood: Vec<_> = (0..16)
+        .map(|i| {
+            let wrong = basic(&format!("guess-{i}"));
+            tokio::spawn(async move {
+                let response = support::request(
+                    addr,
+                    hyper::Method::GET,
+                    "/metrics",
+                    &[("authorization", &wrong)],
+                )
+                .await
+                .unwrap();
+                assert_eq!(response.status, 401);
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = Instant::now();
+    assert_eq!(scrape().await, 200);
+    let known = started.elapsed();
+    for request in flood {
+        request.await.unwrap();
+    }
+    let flood_took = flood_started.elapsed();
+    assert!(
+        known * 4 < flood_took,
+        "a remembered client waited {known:?} behind a flood of {flood_took:?}"
+    );
+    server.stop();
+}

@@ -30,6 +30,23 @@ fn port_from_args() -> Result<u16, String> {
     Ok(port)
 }
 
+/// Ctrl-C, or SIGTERM (how service managers and containers stop a process).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = port_from_args()?;
@@ -37,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     metrics().update_worker_health("metrics_server", "exporter", true);
     let addr = start_metrics_server(port)?;
     println!("Serving metrics on http://{addr}/metrics (Ctrl-C to stop)");
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     stop_metrics_server();
     println!("Metrics server stopped");
     Ok(())

@@ -131,9 +131,9 @@ fn the_gauge_counts_futures_in_flight() {
 /// The guard is created at the first poll, not when the fn is called.
 #[allow(clippy::manual_async_fn)]
 #[track_request_metrics("async_impl_future")]
-fn deferred(fail: bool, delay_ms: u64) -> impl Future<Output = Result<u8, io::Error>> + Send {
+fn deferred(fail: bool, delay: Duration) -> impl Future<Output = Result<u8, io::Error>> + Send {
     async move {
-        sleep(Duration::from_millis(delay_ms)).await;
+        sleep(delay).await;
         if fail {
             Err(io::Error::from(io::ErrorKind::TimedOut))?;
         }
@@ -143,13 +143,14 @@ fn deferred(fail: bool, delay_ms: u64) -> impl Future<Output = Result<u8, io::Er
 
 #[test]
 fn impl_future_fns_are_instrumented_inside_the_async_block() {
-    let future = deferred(false, 1);
+    let future = deferred(false, Duration::from_millis(1));
     assert_eq!(in_flight("async_impl_future"), 0.0, "not started yet");
     runtime().block_on(async {
         assert_eq!(future.await.unwrap(), 2);
-        deferred(true, 1).await.unwrap_err();
+        deferred(true, Duration::ZERO).await.unwrap_err();
+        let never_in_time = deferred(false, Duration::from_secs(60));
         assert!(
-            timeout(Duration::from_millis(1), deferred(false, 60_000))
+            timeout(Duration::from_millis(5), never_in_time)
                 .await
                 .is_err()
         );
@@ -178,7 +179,8 @@ mod async_trait_methods {
     impl Worker for CrmAgent {
         #[track_request_metrics("async_trait_crm")]
         async fn process(&self, task: u32) -> Result<u32, io::Error> {
-            sleep(Duration::from_millis(u64::from(task))).await;
+            // Task 5 takes a minute: the test drops it on a timeout.
+            sleep(Duration::from_millis(if task == 5 { 60_000 } else { 1 })).await;
             if task == 0 {
                 return Err(io::Error::from(io::ErrorKind::InvalidInput));
             }
@@ -214,7 +216,7 @@ fn async_trait_methods_are_instrumented() {
         assert_eq!(agent.process(1).await.unwrap(), 2);
         agent.process(0).await.unwrap_err();
         assert!(
-            timeout(Duration::from_millis(1), agent.process(60_000))
+            timeout(Duration::from_millis(5), agent.process(5))
                 .await
                 .is_err()
         );

@@ -203,3 +203,117 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
     }
     server.stop();
 }
+
+#[tokio::test]
+async fn a_connection_lives_no_longer_than_its_deadline() {
+    let deadline = Duration::from_secs(1);
+    let server = start(MetricsServer::builder().connection_deadline(deadline));
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let opened = Instant::now();
+    let mut answers = 0;
+    // A keep-alive client that never stops asking.
+    let closed = loop {
+        if stream
+            .write_all(b"HEAD /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .is_err()
+        {
+            break opened.elapsed();
+        }
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break opened.elapsed(),
+            Ok(_) => answers += 1,
+        }
+        assert!(
+            opened.elapsed() < deadline * 3,
+            "the connection outlived its deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(answers >= 3, "{answers} answers");
+    assert!(
+        closed >= deadline && closed < deadline * 2,
+        "closed after {closed:?}"
+    );
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
+    let tls = support::fixtures().join("tls");
+    let timeout = Duration::from_secs(1);
+    let server = start(
+        MetricsServer::builder()
+            .header_read_timeout(timeout)
+            .tls(tls.join("server.pem"), tls.join("server.key")),
+    );
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let opened = Instant::now();
+    // Half a TLS record header, then nothing.
+    stream.write_all(&[0x16, 0x03]).await.unwrap();
+    let answer = tokio::time::timeout(timeout * 3, read_to_close(&mut stream))
+        .await
+        .expect("a stalled handshake was never cut off");
+    assert!(answer.is_empty());
+    let lasted = opened.elapsed();
+    assert!(lasted >= timeout && lasted < timeout * 2, "{lasted:?}");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_passwords_does_not_hold_up_a_known_client() {
+    use base64::Engine as _;
+    let basic = |password: &str| {
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{password}"));
+        format!("Basic {token}")
+    };
+    let hash = bcrypt::hash("s3cret", 8).unwrap();
+    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
+    let addr = server.local_addr();
+    let good = basic("s3cret");
+    let scrape = async || {
+        support::request(
+            addr,
+            hyper::Method::GET,
+            "/metrics",
+            &[("authorization", &good)],
+        )
+        .await
+        .unwrap()
+        .status
+    };
+    assert_eq!(scrape().await, 200);
+
+    let flood_started = Instant::now();
+    let flood: Vec<_> = (0..16)
+        .map(|i| {
+            let wrong = basic(&format!("guess-{i}"));
+            tokio::spawn(async move {
+                let response = support::request(
+                    addr,
+                    hyper::Method::GET,
+                    "/metrics",
+                    &[("authorization", &wrong)],
+                )
+                .await
+                .unwrap();
+                assert_eq!(response.status, 401);
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let started = Instant::now();
+    assert_eq!(scrape().await, 200);
+    let known = started.elapsed();
+    for request in flood {
+        request.await.unwrap();
+    }
+    let flood_took = flood_started.elapsed();
+    assert!(
+        known * 4 < flood_took,
+        "a remembered client waited {known:?} behind a flood of {flood_took:?}"
+    );
+    server.stop();
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::{Prometheus, fixtures, get, request, request_tls};
+use support::{Prometheus, fixtures, get, request, request_mtls, request_tls};
 
 const UP_WITHIN: Duration = Duration::from_secs(20);
 const QUERY: &str = r#"insa_cache_hits_total{job="insa",cache_type="orchestrator"}"#;
@@ -146,6 +146,60 @@ async fn prometheus_scrapes_over_tls() -> anyhow::Result<()> {
     let tls_config = format!(
         "    scheme: https\n    tls_config:\n      ca_file: {}\n      server_name: localhost\n",
         ca.display()
+    );
+    let mut prometheus = Prometheus::start(&job("insa", addr.port(), &tls_config), &[]).await?;
+    prometheus.wait_target_up("insa", UP_WITHIN).await?;
+    assert_eq!(prometheus.wait_value(QUERY, UP_WITHIN).await?, 3.0);
+    drop(prometheus);
+    server.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_with_mutual_tls() -> anyhow::Result<()> {
+    let tls = fixtures().join("tls");
+    let ca = tls.join("ca.pem");
+    let (server, _collector) = serve(
+        MetricsServer::builder()
+            .tls(tls.join("server.pem"), tls.join("server.key"))
+            .tls_client_ca(&ca),
+    )?;
+    let addr = server.local_addr();
+
+    // No client certificate: no metrics.
+    let anonymous = request_tls(addr, &ca, "localhost", Method::GET, "/metrics", &[]).await;
+    assert!(anonymous.is_err(), "{anonymous:?}");
+    // The server's own certificate is not a client certificate.
+    let wrong = (tls.join("server.pem"), tls.join("server.key"));
+    let wrong = request_mtls(
+        addr,
+        &ca,
+        "localhost",
+        Some((wrong.0.as_path(), wrong.1.as_path())),
+        Method::GET,
+        "/metrics",
+        &[],
+    )
+    .await;
+    assert!(wrong.is_err(), "{wrong:?}");
+    let (cert, key) = (tls.join("client.pem"), tls.join("client.key"));
+    let response = request_mtls(
+        addr,
+        &ca,
+        "localhost",
+        Some((cert.as_path(), key.as_path())),
+        Method::GET,
+        "/metrics",
+        &[],
+    )
+    .await?;
+    assert_eq!(response.status, 200);
+
+    let tls_config = format!(
+        "    scheme: https\n    tls_config:\n      ca_file: {}\n      cert_file: {}\n      key_file: {}\n",
+        ca.display(),
+        cert.display(),
+        key.display()
     );
     let mut prometheus = Prometheus::start(&job("insa", addr.port(), &tls_config), &[]).await?;
     prometheus.wait_target_up("insa", UP_WITHIN).await?;

@@ -3,64 +3,11 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::Command;
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use insa_metrics::{Error, MetricsCollector, Pusher, metrics, push_metrics};
-use support::{ChildGuard, TempDir, free_port, get, require_binary};
-
-/// A Pushgateway on a free loopback port, without persistence.
-struct Pushgateway {
-    addr: SocketAddr,
-    _child: ChildGuard,
-    _dir: TempDir,
-}
-
-impl Pushgateway {
-    async fn start() -> Pushgateway {
-        let binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway");
-        let dir = TempDir::new("pushgateway");
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let mut command = Command::new(binary);
-        command
-            .current_dir(dir.path())
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--log.level=warn");
-        let mut child = ChildGuard::spawn(command, dir.path().join("pushgateway.log"));
-        let started = Instant::now();
-        loop {
-            child.check_alive().unwrap();
-            if get(addr, "/-/ready").await.is_ok_and(|r| r.status == 200) {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "Pushgateway not ready:\n{}",
-                child.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Pushgateway {
-            addr,
-            _child: child,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The sample lines of `family` the gateway serves.
-    async fn samples(&self, family: &str) -> Vec<String> {
-        let text = get(self.addr, "/metrics").await.unwrap().text();
-        text.lines()
-            .filter(|line| line.starts_with(&format!("{family}{{")))
-            .map(str::to_owned)
-            .collect()
-    }
-}
+use support::{Pushgateway, free_port};
 
 fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
     samples.iter().any(|line| {
@@ -70,13 +17,13 @@ fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
 
 #[tokio::test]
 async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
-    let gateway = Pushgateway::start().await;
+    let gateway = Pushgateway::start().await.unwrap();
 
     // The global registry, with the free function.
     metrics().record_cache_hit("push_test");
     metrics().record_cache_hit("push_test");
     push_metrics(&gateway.url(), "insa_batch", &[("instance", "ci-1")]).unwrap();
-    let samples = gateway.samples("insa_cache_hits_total").await;
+    let samples = gateway.samples("insa_cache_hits_total").await.unwrap();
     assert!(
         has_sample(
             &samples,
@@ -103,7 +50,7 @@ async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
         .grouping("host", "db 1:5432")
         .registry(registry);
     pusher.push_async().await.unwrap();
-    let samples = gateway.samples("insa_cache_misses_total").await;
+    let samples = gateway.samples("insa_cache_misses_total").await.unwrap();
     assert!(
         has_sample(
             &samples,
@@ -125,7 +72,7 @@ async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
         .registry(prometheus::Registry::new())
         .push()
         .unwrap();
-    let samples = gateway.samples("insa_cache_misses_total").await;
+    let samples = gateway.samples("insa_cache_misses_total").await.unwrap();
     assert!(
         !samples.iter().any(|line| line.contains("nightly")),
         "{samples:#?}"

@@ -213,6 +213,11 @@ impl Target {
         let authority = uri
             .authority()
             .ok_or_else(|| Error::Config(format!("Pushgateway URL {url:?} has no host")))?;
+        if authority.as_str().contains('@') {
+            return Err(Error::Config(format!(
+                "Pushgateway URL {url:?}: put credentials in Pusher::basic_auth, not the URL"
+            )));
+        }
         let host = authority
             .host()
             .trim_start_matches('[')
@@ -348,5 +353,6 @@ mod tests {
         assert_eq!(target.prefix, "/gateway");
         assert!(Target::parse("https://example.com").is_err());
         assert!(Target::parse("not a url").is_err());
+        assert!(Target::parse("http://user:pass@127.0.0.1:9091").is_err());
     }
 }

@@ -166,16 +166,39 @@ pub async fn request_tls(
     path: &str,
     headers: &[(&str, &str)],
 ) -> anyhow::Result<Response> {
+    request_mtls(addr, ca_pem, server_name, None, method, path, headers).await
+}
+
+/// As [`request_tls`], presenting the client certificate and key in these
+/// PEM files when given.
+pub async fn request_mtls(
+    addr: SocketAddr,
+    ca_pem: &Path,
+    server_name: &str,
+    client: Option<(&Path, &Path)>,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Response> {
     let mut roots = rustls::RootCertStore::empty();
     let pem = fs::read(ca_pem)?;
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         roots.add(cert?)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert_pem, key_pem)) => {
+            let certs = rustls_pemfile::certs(&mut fs::read(cert_pem)?.as_slice())
+                .collect::<Result<Vec<_>, _>>()?;
+            let key = rustls_pemfile::private_key(&mut fs::read(key_pem)?.as_slice())?
+                .context("no private key")?;
+            builder.with_client_auth_cert(certs, key)?
+        }
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())?;
     let stream = TcpStream::connect(addr).await?;
@@ -245,6 +268,24 @@ impl Prometheus {
     /// `files` are written next to the config first (e.g. a CA), so the
     /// entries can name them relative to the config's directory.
     pub async fn start(
+        scrape_configs: &str,
+        files: &[(&str, &[u8])],
+    ) -> anyhow::Result<Prometheus> {
+        // The free port may be taken between the check and Prometheus's bind.
+        let mut attempt = 0;
+        loop {
+            match Self::try_start(scrape_configs, files).await {
+                Err(error)
+                    if attempt < 2 && error.to_string().contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_start(
         scrape_configs: &str,
         files: &[(&str, &[u8])],
     ) -> anyhow::Result<Prometheus> {
@@ -357,6 +398,72 @@ impl Prometheus {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+/// A Pushgateway (Debian package `prometheus-pushgateway`) on a free loopback
+/// port, without persistence, stopped on drop.
+#[derive(Debug)]
+pub struct Pushgateway {
+    pub addr: SocketAddr,
+    _child: ChildGuard,
+    _dir: TempDir,
+}
+
+impl Pushgateway {
+    pub async fn start() -> anyhow::Result<Pushgateway> {
+        let mut attempt = 0;
+        loop {
+            match Self::try_start().await {
+                Err(error)
+                    if attempt < 2 && error.to_string().contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_start() -> anyhow::Result<Pushgateway> {
+        let binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway");
+        let dir = TempDir::new("pushgateway");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let mut command = Command::new(binary);
+        command
+            .current_dir(dir.path())
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn");
+        let mut child = ChildGuard::spawn(command, dir.path().join("pushgateway.log"));
+        let started = Instant::now();
+        loop {
+            child.check_alive()?;
+            if get(addr, "/-/ready").await.is_ok_and(|r| r.status == 200) {
+                return Ok(Pushgateway {
+                    addr,
+                    _child: child,
+                    _dir: dir,
+                });
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                bail!("Pushgateway not ready after 20 s:\n{}", child.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The sample lines of `family` the gateway serves.
+    pub async fn samples(&self, family: &str) -> anyhow::Result<Vec<String>> {
+        let text = get(self.addr, "/metrics").await?.text();
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with(&format!("{family}{{")))
+            .map(str::to_owned)
+            .collect())
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hyper::header::{AUTHORIZATION, HeaderMap};
+use tokio::sync::Semaphore;
 
 use crate::Error;
 
@@ -20,6 +21,9 @@ pub(crate) struct BasicAuth {
     /// Verified passwords, so a scrape every few seconds does not pay for
     /// bcrypt each time; one entry per configured user at most.
     verified: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    /// One bcrypt verification at a time: a flood of wrong passwords costs
+    /// the host one core at most, and remembered credentials skip the queue.
+    bcrypt_slot: Semaphore,
 }
 
 impl fmt::Debug for BasicAuth {
@@ -57,6 +61,7 @@ impl BasicAuth {
             users: map,
             dummy,
             verified: Arc::default(),
+            bcrypt_slot: Semaphore::new(1),
         })
     }
 
@@ -77,6 +82,9 @@ impl BasicAuth {
         }
         let hash = known.unwrap_or(&self.dummy).clone();
         let candidate = password.clone();
+        let Ok(_slot) = self.bcrypt_slot.acquire().await else {
+            return false;
+        };
         // bcrypt takes tens of milliseconds on purpose: keep it off the
         // threads that serve connections.
         let matched = tokio::task::spawn_blocking(move || {

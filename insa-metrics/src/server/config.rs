@@ -55,6 +55,8 @@ pub struct MetricsServerBuilder {
     users: Vec<(String, String)>,
     #[cfg(feature = "tls")]
     tls: Option<(PathBuf, PathBuf)>,
+    #[cfg(feature = "tls")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for MetricsServerBuilder {
@@ -68,6 +70,8 @@ impl Default for MetricsServerBuilder {
             users: Vec::new(),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
+            tls_client_ca: None,
         }
     }
 }
@@ -162,12 +166,22 @@ impl MetricsServerBuilder {
         self
     }
 
+    /// With [`tls`](Self::tls): requires every client to present a
+    /// certificate signed by a CA in this PEM file (mutual TLS, as
+    /// exporter-toolkit's `client_auth_type: RequireAndVerifyClientCert`).
+    #[cfg(feature = "tls")]
+    pub fn tls_client_ca(mut self, ca_pem: impl Into<PathBuf>) -> Self {
+        self.tls_client_ca = Some(ca_pem.into());
+        self
+    }
+
     /// Checks the configuration, loads the TLS files and binds the address.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] for an invalid path, hash or [`BIND_ADDRESS_ENV`]
-    /// value, [`Error::Tls`] for unreadable certificate or key files, and
+    /// value, [`Error::Tls`] for unreadable or invalid certificate, key or CA
+    /// files, and
     /// [`Error::Bind`] (naming the address) when the address is in use or not
     /// available.
     pub fn build(self) -> Result<MetricsServer, Error> {
@@ -187,9 +201,16 @@ impl MetricsServerBuilder {
             Some(BasicAuth::new(self.users)?)
         };
         #[cfg(feature = "tls")]
-        let tls = match &self.tls {
-            Some((cert, key)) => Some(super::tls::acceptor(cert, key)?),
-            None => None,
+        let tls = match (&self.tls, &self.tls_client_ca) {
+            (Some((cert, key)), client_ca) => {
+                Some(super::tls::acceptor(cert, key, client_ca.as_deref())?)
+            }
+            (None, Some(_)) => {
+                return Err(Error::Config(
+                    "a TLS client CA needs a server certificate (tls)".into(),
+                ));
+            }
+            (None, None) => None,
         };
         let addr = SocketAddr::new(ip, self.port);
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
@@ -210,12 +231,39 @@ impl MetricsServerBuilder {
 }
 
 fn ip_from_env() -> Result<IpAddr, Error> {
-    match std::env::var(BIND_ADDRESS_ENV) {
-        Ok(value) if !value.trim().is_empty() => value.trim().parse().map_err(|_| {
+    bind_ip(std::env::var(BIND_ADDRESS_ENV).ok().as_deref())
+}
+
+/// The bind address for a value of [`BIND_ADDRESS_ENV`]: loopback when unset
+/// or blank.
+fn bind_ip(value: Option<&str>) -> Result<IpAddr, Error> {
+    match value.map(str::trim) {
+        Some(value) if !value.is_empty() => value.parse().map_err(|_| {
             Error::Config(format!(
                 "{BIND_ADDRESS_ENV}={value:?} is not an IP address (e.g. 0.0.0.0 or ::1)"
             ))
         }),
         _ => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_address_from_the_environment() {
+        assert_eq!(bind_ip(None).unwrap(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(bind_ip(Some(" ")).unwrap(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            bind_ip(Some("0.0.0.0")).unwrap(),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        );
+        assert_eq!(
+            bind_ip(Some(" ::1 ")).unwrap(),
+            "::1".parse::<IpAddr>().unwrap()
+        );
+        let error = bind_ip(Some("0.0.0.0:9091")).unwrap_err();
+        assert!(error.to_string().contains(BIND_ADDRESS_ENV), "{error}");
     }
 }

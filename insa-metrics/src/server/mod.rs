@@ -130,6 +130,7 @@ impl MetricsServer {
 
 /// A server running on its background thread; dropping it stops it too.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the server"]
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,

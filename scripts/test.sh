@@ -15,19 +15,36 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
 if ((${#missing[@]})); then
-    step "installing Debian packages: ${missing[*]}"
-    sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    step "installing Debian packages: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+    as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { echo "run as root or install sudo" >&2; exit 1; }
+        as_root=(sudo)
+    fi
+    # The packages ship services that would listen on 0.0.0.0:9090 and :9091
+    # (the demo's port). The tests start their own instances on loopback, so
+    # keep the packaged services from starting, now and at boot.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=false
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee "$policy" >/dev/null
+        "${as_root[@]}" chmod +x "$policy"
+        own_policy=true
+        trap '"${as_root[@]}" rm -f "$policy"' EXIT
+    fi
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
-    # The packages' own services would hold 9090/9091; the tests start their
-    # own instances on free loopback ports.
-    for service in prometheus prometheus-pushgateway; do
-        "${sudo[@]}" systemctl stop "$service" >/dev/null 2>&1 || true
-    done
+    if $own_policy; then
+        "${as_root[@]}" rm -f "$policy"
+        trap - EXIT
+    fi
+    if command -v systemctl >/dev/null 2>&1; then
+        for service in prometheus prometheus-pushgateway prometheus-node-exporter; do
+            "${as_root[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+        done
+    fi
 fi
 for tool in rustfmt clippy; do
     if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
@@ -41,8 +58,9 @@ promtool --version | head -n 1
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy -D warnings"
+step "cargo clippy -D warnings (all features, then the runtime without any)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy -p insa-metrics --all-targets --no-default-features -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --all-features

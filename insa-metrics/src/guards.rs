@@ -136,7 +136,10 @@ fn status_index(status: RequestStatus) -> usize {
 ///
 /// Dropping it records `insa_agent_requests_total{status}` and the duration,
 /// and lowers `insa_worker_active_requests`. Without an outcome set, the drop
-/// counts as `error` while a panic unwinds and `cancelled` otherwise.
+/// counts as `error` while a panic unwinds and `cancelled` otherwise — also
+/// when a `?` leaves the scope before [`finish`](Self::finish): for code with
+/// `?`, [`MetricsCollector::track_request`](crate::MetricsCollector::track_request)
+/// reads the outcome from the `Result` instead.
 #[derive(Debug)]
 #[must_use = "a request is recorded when its guard drops; bind it to a variable"]
 pub struct RequestGuard<'a> {

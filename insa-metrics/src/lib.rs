@@ -15,6 +15,7 @@ mod labels;
 mod outcome;
 mod push;
 mod server;
+mod tracked;
 
 #[doc(hidden)]
 pub mod __private;

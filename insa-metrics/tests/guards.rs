@@ -114,3 +114,74 @@ fn elapsed_grows_while_the_guard_lives() {
     let sum = r#"insa_agent_request_duration_seconds_sum{agent_type="crm_agent"}"#;
     assert!(sample(&c.encode_text(), sum).unwrap() >= 0.02);
 }
+
+#[test]
+fn closure_forms_read_the_outcome_from_the_result() {
+    let c = fresh_collector();
+    let early: Result<u32, io::Error> = c.track_request("crm_agent", || {
+        let n: u32 = "x".parse().map_err(io::Error::other)?;
+        Ok(n)
+    });
+    assert!(early.is_err());
+    assert_eq!(
+        requests(&c, "error"),
+        1.0,
+        "a `?` is an error, not a cancellation"
+    );
+    let timed_out: Result<(), io::Error> = c.track_request("crm_agent", || {
+        Err(io::Error::from(io::ErrorKind::TimedOut))
+    });
+    assert!(timed_out.is_err());
+    assert_eq!(requests(&c, "timeout"), 1.0);
+    assert_eq!(
+        c.track_request("crm_agent", || Ok::<_, io::Error>(5))
+            .unwrap(),
+        5
+    );
+    assert_eq!(requests(&c, "success"), 1.0);
+    assert_eq!(in_flight(&c), 0.0);
+
+    let db: Result<(), io::Error> = c.track_database_operation("update", "deals", || {
+        Err(io::Error::from(io::ErrorKind::ConnectionRefused))?;
+        Ok(())
+    });
+    assert!(db.is_err());
+    let text = c.encode_text();
+    let refused =
+        r#"insa_database_errors_total{error_type="connection_refused",operation="update"}"#;
+    assert_eq!(sample(&text, refused), Some(1.0));
+
+    assert_eq!(c.track_message("orchestrator", || 7), 7);
+    let count = r#"insa_message_bus_processing_duration_seconds_count{agent_type="orchestrator"}"#;
+    assert_eq!(sample(&c.encode_text(), count), Some(1.0));
+}
+
+#[test]
+fn future_forms_count_a_dropped_future_as_cancelled() {
+    let c = fresh_collector();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ok = c.track_request_async("crm_agent", async { Ok::<_, io::Error>(1) });
+        assert_eq!(ok.await.unwrap(), 1);
+        let slow = c.track_request_async("crm_agent", async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok::<_, io::Error>(2)
+        });
+        let dropped = tokio::time::timeout(std::time::Duration::from_millis(5), slow).await;
+        assert!(dropped.is_err());
+        let db = c.track_database_operation_async("select", "users", async {
+            Err::<(), _>(io::Error::from(io::ErrorKind::NotFound))
+        });
+        assert!(db.await.is_err());
+        assert_eq!(c.track_message_async("orchestrator", async { 3 }).await, 3);
+    });
+    assert_eq!(requests(&c, "success"), 1.0);
+    assert_eq!(requests(&c, "cancelled"), 1.0);
+    assert_eq!(in_flight(&c), 0.0);
+    let text = c.encode_text();
+    let not_found = r#"insa_database_errors_total{error_type="not_found",operation="select"}"#;
+    assert_eq!(sample(&text, not_found), Some(1.0));
+}

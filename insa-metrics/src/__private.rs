@@ -6,6 +6,7 @@ use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use crate::cardinality::Admission;
 pub use crate::guards::MessageGuard;
 use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles, unfinished};
 use crate::labels::LabelValue;
@@ -35,9 +36,9 @@ impl RequestSite {
     /// calls only read them.
     #[inline]
     pub fn start(&'static self) -> RequestCall {
-        let handles = self
-            .handles
-            .get_or_init(|| metrics().request_handles(self.agent_type.as_label()));
+        let handles = self.handles.get_or_init(|| {
+            metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
+        });
         handles.enter();
         RequestCall {
             handles,
@@ -91,7 +92,11 @@ impl DatabaseSite {
     #[inline]
     pub fn start(&'static self) -> DatabaseCall {
         let handles = self.handles.get_or_init(|| {
-            metrics().database_handles(self.operation.as_label(), self.table.as_label())
+            metrics().database_handles_with(
+                self.operation.as_label(),
+                self.table.as_label(),
+                Admission::Reserved,
+            )
         });
         DatabaseCall {
             handles,
@@ -141,7 +146,9 @@ impl MessageSite {
     #[inline]
     pub fn start(&'static self) -> MessageGuard<'static> {
         self.handles
-            .get_or_init(|| metrics().message_handles(self.agent_type.as_label()))
+            .get_or_init(|| {
+                metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
+            })
             .start()
     }
 }

@@ -75,6 +75,17 @@ impl FromSpec for HistogramVec {
     }
 }
 
+/// Whether a new label set counts against the cardinality limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Run-time values: beyond the limit, they share the overflow series.
+    Capped,
+    /// Values written in the program (a macro call site): admitted even when
+    /// the family is full, since the code bounds their number, so a call site
+    /// is never stuck on the overflow series.
+    Reserved,
+}
+
 /// Why a label value was replaced.
 #[derive(Debug, Clone, Copy)]
 enum Invalid {
@@ -151,6 +162,11 @@ impl<V: MetricVec> Family<V> {
 
     /// The series for these label values, in the order of the spec's labels.
     pub(crate) fn get(&self, values: &[&str]) -> V::Child {
+        self.get_with(values, Admission::Capped)
+    }
+
+    /// The series for these label values, admitted as `admission` says.
+    pub(crate) fn get_with(&self, values: &[&str], admission: Admission) -> V::Child {
         debug_assert_eq!(values.len(), self.spec.labels.len(), "{}", self.spec.name);
         let mut clean = [""; MAX_LABELS];
         for (slot, value) in clean.iter_mut().zip(values) {
@@ -174,7 +190,7 @@ impl<V: MetricVec> Family<V> {
         if let Some(child) = index.get(key.as_bytes()) {
             return child.clone();
         }
-        let full = index.len() >= self.limit;
+        let full = admission == Admission::Capped && index.len() >= self.limit;
         drop(index);
         if full {
             return self.overflowed();
@@ -184,7 +200,7 @@ impl<V: MetricVec> Family<V> {
         if let Some(child) = index.get(key.as_bytes()) {
             return child.clone();
         }
-        if index.len() >= self.limit {
+        if admission == Admission::Capped && index.len() >= self.limit {
             drop(index);
             return self.overflowed();
         }

@@ -11,7 +11,7 @@ use prometheus::{
 };
 
 use crate::Error;
-use crate::cardinality::{DEFAULT_CARDINALITY_LIMIT, Family};
+use crate::cardinality::{Admission, DEFAULT_CARDINALITY_LIMIT, Family};
 use crate::catalogue::{self as cat, FamilySpec};
 use crate::guards::{
     DatabaseGuard, DatabaseHandles, MessageGuard, MessageHandles, RequestGuard, RequestHandles,
@@ -320,18 +320,21 @@ impl MetricsCollector {
     /// it to record many requests without any lookup. Creates the series of
     /// every status with value 0, so `rate()` works before the first error.
     pub fn request_handles(&self, agent_type: impl LabelValue) -> RequestHandles {
-        let agent = agent_type.as_label();
+        self.request_handles_with(agent_type.as_label(), Admission::Capped)
+    }
+
+    pub(crate) fn request_handles_with(&self, agent: &str, admission: Admission) -> RequestHandles {
         let by_status = [
             RequestStatus::Success,
             RequestStatus::Error,
             RequestStatus::Timeout,
             RequestStatus::Cancelled,
         ]
-        .map(|s| self.requests.get(&[agent, s.as_str()]));
+        .map(|s| self.requests.get_with(&[agent, s.as_str()], admission));
         RequestHandles::new(
             by_status,
-            self.request_duration.get(&[agent]),
-            self.worker_active.get(&[agent]),
+            self.request_duration.get_with(&[agent], admission),
+            self.worker_active.get_with(&[agent], admission),
         )
     }
 
@@ -399,7 +402,11 @@ impl MetricsCollector {
 
     /// The series message processing of this agent records into.
     pub fn message_handles(&self, agent_type: impl LabelValue) -> MessageHandles {
-        MessageHandles::new(self.bus_processing.get(&[agent_type.as_label()]))
+        self.message_handles_with(agent_type.as_label(), Admission::Capped)
+    }
+
+    pub(crate) fn message_handles_with(&self, agent: &str, admission: Admission) -> MessageHandles {
+        MessageHandles::new(self.bus_processing.get_with(&[agent], admission))
     }
 
     /// Starts timing the processing of one message (the scoped form of
@@ -535,10 +542,18 @@ impl MetricsCollector {
         operation: impl LabelValue,
         table: impl LabelValue,
     ) -> DatabaseHandles<'_> {
-        let (operation, table) = (operation.as_label(), table.as_label());
+        self.database_handles_with(operation.as_label(), table.as_label(), Admission::Capped)
+    }
+
+    pub(crate) fn database_handles_with(
+        &self,
+        operation: &str,
+        table: &str,
+        admission: Admission,
+    ) -> DatabaseHandles<'_> {
         DatabaseHandles::new(
-            self.db_operations.get(&[operation, table]),
-            self.db_duration.get(&[operation, table]),
+            self.db_operations.get_with(&[operation, table], admission),
+            self.db_duration.get_with(&[operation, table], admission),
             &self.db_errors,
             operation,
         )

@@ -16,12 +16,18 @@ fn a_site_resolved_after_the_family_is_full_gets_its_own_series() {
         metrics().record_request(format!("runtime_agent_{i}"), RequestStatus::Success);
     }
     let text = get_metrics_text();
-    assert!(text.contains(r#"insa_agent_requests_total{agent_type="__overflow__",status="__overflow__"}"#));
+    assert!(
+        text.contains(
+            r#"insa_agent_requests_total{agent_type="__overflow__",status="__overflow__"}"#
+        )
+    );
 
     late_site().unwrap();
     let text = get_metrics_text();
     assert!(
-        text.contains(r#"insa_agent_requests_total{agent_type="late_site_agent",status="success"} 1"#),
+        text.contains(
+            r#"insa_agent_requests_total{agent_type="late_site_agent",status="success"} 1"#
+        ),
         "the call site has its own series"
     );
     assert!(text.contains(r#"insa_worker_active_requests{worker_name="late_site_agent"} 0"#));

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
@@ -92,7 +93,7 @@ impl fmt::Debug for MetricsCollector {
 pub struct CollectorBuilder {
     registry: Option<Registry>,
     cardinality_limit: usize,
-    process_metrics: bool,
+    process_metrics: Option<bool>,
 }
 
 impl Default for CollectorBuilder {
@@ -100,7 +101,7 @@ impl Default for CollectorBuilder {
         CollectorBuilder {
             registry: None,
             cardinality_limit: DEFAULT_CARDINALITY_LIMIT,
-            process_metrics: true,
+            process_metrics: None,
         }
     }
 }
@@ -119,9 +120,11 @@ impl CollectorBuilder {
         self
     }
 
-    /// Whether to register the `process_*` metrics (Linux; default `true`).
+    /// Whether to register the `process_*` metrics (Linux). By default they
+    /// are registered on a new registry, and not on one given with
+    /// [`registry`](Self::registry), which may already have them.
     pub fn process_metrics(mut self, enabled: bool) -> Self {
-        self.process_metrics = enabled;
+        self.process_metrics = Some(enabled);
         self
     }
 
@@ -129,9 +132,10 @@ impl CollectorBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Registration`] when the registry already holds a family of the
-    /// same name.
+    /// [`Error::AlreadyRegistered`], naming the family, when the registry
+    /// already holds a family of the same name; nothing stays registered then.
     pub fn build(self) -> Result<MetricsCollector, Error> {
+        let registry_given = self.registry.is_some();
         let registry = self.registry.unwrap_or_default();
         let limit = self.cardinality_limit;
         let overflow_total = IntCounterVec::new(
@@ -148,10 +152,10 @@ impl CollectorBuilder {
             ),
             cat::INVALID_LABEL_VALUES_TOTAL.labels,
         )?;
-        registry.register(Box::new(overflow_total.clone()))?;
-        registry.register(Box::new(invalid_total.clone()))?;
-
-        let mut collectors: Vec<Box<dyn prometheus::core::Collector>> = Vec::new();
+        let mut collectors: Vec<Pending> = vec![
+            Pending::of(cat::LABEL_OVERFLOW_TOTAL.name, &overflow_total),
+            Pending::of(cat::INVALID_LABEL_VALUES_TOTAL.name, &invalid_total),
+        ];
         let mut family = FamilyFactory {
             limit,
             overflow_total: &overflow_total,
@@ -204,14 +208,18 @@ impl CollectorBuilder {
             cardinality_limit: limit,
             registry: registry.clone(),
         };
-        for c in collectors {
-            registry.register(c)?;
+        collectors.push(Pending::of(
+            cat::ACTIVE_SESSIONS_TOTAL.name,
+            &collector.active_sessions,
+        ));
+        collectors.push(Pending::of(
+            cat::SESSION_DURATION_SECONDS.name,
+            &collector.session_duration,
+        ));
+        if self.process_metrics.unwrap_or(!registry_given) {
+            collectors.extend(process_metrics());
         }
-        registry.register(Box::new(collector.active_sessions.clone()))?;
-        registry.register(Box::new(collector.session_duration.clone()))?;
-        if self.process_metrics {
-            register_process_metrics(&registry)?;
-        }
+        register_all(&registry, collectors)?;
         Ok(collector)
     }
 }
@@ -221,27 +229,74 @@ struct FamilyFactory<'a> {
     limit: usize,
     overflow_total: &'a IntCounterVec,
     invalid_total: &'a IntCounterVec,
-    collectors: &'a mut Vec<Box<dyn prometheus::core::Collector>>,
+    collectors: &'a mut Vec<Pending>,
 }
 
 impl FamilyFactory<'_> {
     fn make<V: crate::cardinality::MetricVec>(&mut self, spec: &'static FamilySpec) -> Family<V> {
         let family = Family::new(spec, self.limit, self.overflow_total, self.invalid_total);
-        self.collectors.push(family.collector());
+        self.collectors.push(Pending {
+            name: spec.name,
+            collector: family.collector(),
+            for_rollback: family.collector(),
+        });
         family
     }
 }
 
-#[cfg(target_os = "linux")]
-fn register_process_metrics(registry: &Registry) -> Result<(), Error> {
-    let process = prometheus::process_collector::ProcessCollector::for_self();
-    registry.register(Box::new(process))?;
+/// A collector to register, with a second handle to unregister it by.
+struct Pending {
+    name: &'static str,
+    collector: Box<dyn Collector>,
+    for_rollback: Box<dyn Collector>,
+}
+
+impl Pending {
+    fn of<C: Collector + Clone + 'static>(name: &'static str, collector: &C) -> Self {
+        Pending {
+            name,
+            collector: Box::new(collector.clone()),
+            for_rollback: Box::new(collector.clone()),
+        }
+    }
+}
+
+/// Registers every collector, or none: on a clash the ones already
+/// registered are unregistered and the error names the family.
+fn register_all(registry: &Registry, pending: Vec<Pending>) -> Result<(), Error> {
+    let mut done = Vec::with_capacity(pending.len());
+    for Pending {
+        name,
+        collector,
+        for_rollback,
+    } in pending
+    {
+        // Every registration error is a clash on the name: the same
+        // collector, or another one with other labels or help.
+        if registry.register(collector).is_err() {
+            for registered in done {
+                let _ = registry.unregister(registered);
+            }
+            return Err(Error::AlreadyRegistered { family: name });
+        }
+        done.push(for_rollback);
+    }
     Ok(())
 }
 
+#[cfg(target_os = "linux")]
+fn process_metrics() -> Option<Pending> {
+    use prometheus::process_collector::ProcessCollector;
+    Some(Pending {
+        name: "process_*",
+        collector: Box::new(ProcessCollector::for_self()),
+        for_rollback: Box::new(ProcessCollector::for_self()),
+    })
+}
+
 #[cfg(not(target_os = "linux"))]
-fn register_process_metrics(_: &Registry) -> Result<(), Error> {
-    Ok(())
+fn process_metrics() -> Option<Pending> {
+    None
 }
 
 /// `retry_number` label values without allocating for the usual small ones.

@@ -10,6 +10,12 @@ pub enum Error {
     /// A family could not be registered (a name already taken on the registry).
     #[error("metric registration failed: {0}")]
     Registration(#[from] prometheus::Error),
+    /// The registry already holds a family of this name.
+    #[error("the registry already has a collector for the metric family {family}")]
+    AlreadyRegistered {
+        /// The family that clashed.
+        family: &'static str,
+    },
     /// The global collector was already built when it was configured.
     #[error("the global metrics collector is already initialised")]
     AlreadyInitialized,

@@ -154,7 +154,6 @@ fn a_collector_on_a_callers_registry_and_a_clash() {
     let registry = prometheus::Registry::new();
     let c = insa_metrics::MetricsCollector::builder()
         .registry(registry.clone())
-        .process_metrics(false)
         .build()
         .unwrap();
     c.record_cache_miss("crm");
@@ -164,10 +163,66 @@ fn a_collector_on_a_callers_registry_and_a_clash() {
             .iter()
             .any(|f| f.name() == "insa_cache_misses_total")
     );
+    assert!(
+        !gathered.iter().any(|f| f.name().starts_with("process_")),
+        "a caller's registry gets no process metrics unless asked"
+    );
     let second = insa_metrics::MetricsCollector::builder()
         .registry(registry)
         .build();
-    assert!(matches!(second, Err(insa_metrics::Error::Registration(_))));
+    let error = second.unwrap_err();
+    assert!(
+        matches!(error, insa_metrics::Error::AlreadyRegistered { .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("insa_metrics_label_overflow_total"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_failed_build_registers_nothing() {
+    let registry = prometheus::Registry::new();
+    // The service already has a family the catalogue declares.
+    let taken = prometheus::IntGauge::new("insa_system_info", "taken").unwrap();
+    registry.register(Box::new(taken.clone())).unwrap();
+    let error = insa_metrics::MetricsCollector::builder()
+        .registry(registry.clone())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, insa_metrics::Error::AlreadyRegistered { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("insa_system_info"), "{error}");
+    // Nothing of the failed attempt is left behind: the families registered
+    // before the clash were unregistered again.
+    let hits = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("insa_cache_hits_total", "Cache hits"),
+        &["cache_type"],
+    )
+    .unwrap();
+    registry.register(Box::new(hits)).expect("rolled back");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn process_metrics_on_a_callers_registry_when_asked() {
+    let registry = prometheus::Registry::new();
+    insa_metrics::MetricsCollector::builder()
+        .registry(registry.clone())
+        .process_metrics(true)
+        .build()
+        .unwrap();
+    assert!(
+        registry
+            .gather()
+            .iter()
+            .any(|f| f.name() == "process_resident_memory_bytes")
+    );
 }
 
 #[test]

@@ -26,7 +26,8 @@ pub(crate) trait MetricVec: Collector + Clone + 'static {
     type Child: Clone + Send + Sync;
     fn build(spec: &FamilySpec) -> Self;
     fn child(&self, values: &[&str]) -> Self::Child;
-    fn reset(&self);
+    /// Removes the series of `values`, if there is one.
+    fn remove(&self, values: &[&str]);
 }
 
 impl<B> MetricVec for prometheus::core::MetricVec<B>
@@ -45,8 +46,8 @@ where
             .expect("label count is fixed by the catalogue")
     }
 
-    fn reset(&self) {
-        prometheus::core::MetricVec::reset(self);
+    fn remove(&self, values: &[&str]) {
+        let _ = self.remove_label_values(values);
     }
 }
 
@@ -167,22 +168,8 @@ impl<V: MetricVec> Family<V> {
 
     /// The series for these label values, admitted as `admission` says.
     pub(crate) fn get_with(&self, values: &[&str], admission: Admission) -> V::Child {
-        debug_assert_eq!(values.len(), self.spec.labels.len(), "{}", self.spec.name);
         let mut clean = [""; MAX_LABELS];
-        for (slot, value) in clean.iter_mut().zip(values) {
-            *slot = match sanitise(value) {
-                Ok(value) => value,
-                Err((value, Invalid::Empty)) => {
-                    self.self_metrics.empty.inc();
-                    value
-                }
-                Err((value, Invalid::TooLong)) => {
-                    self.self_metrics.too_long.inc();
-                    value
-                }
-            };
-        }
-        let clean = &clean[..values.len()];
+        let clean = self.sanitise_all(values, &mut clean);
         let mut key = KeyBuf::new();
         key.extend(clean);
 
@@ -209,11 +196,50 @@ impl<V: MetricVec> Family<V> {
         child
     }
 
-    /// Drops every series (used to replace an info metric's one series).
-    pub(crate) fn reset(&self) {
+    /// Makes the series of `values` the family's only one: it is created and
+    /// given its value by `init` first, and the others removed after, so a
+    /// scrape in between sees the old and the new series, never none (an info
+    /// metric's replacement).
+    pub(crate) fn keep_only(&self, values: &[&str], init: impl FnOnce(&V::Child)) {
+        init(&self.get_with(values, Admission::Reserved));
+        let mut clean = [""; MAX_LABELS];
+        for (slot, value) in clean.iter_mut().zip(values) {
+            *slot = sanitise(value).unwrap_or_else(|(replaced, _)| replaced);
+        }
+        let mut key = KeyBuf::new();
+        key.extend(&clean[..values.len()]);
         let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-        index.clear();
-        self.vec.reset();
+        index.retain(|existing, _| {
+            let keep = existing.as_ref() == key.as_bytes();
+            if !keep {
+                let mut old = [""; MAX_LABELS];
+                self.vec.remove(decode_key(existing, &mut old));
+            }
+            keep
+        });
+    }
+
+    /// `values` with empty and over-long ones replaced (and counted).
+    fn sanitise_all<'v>(
+        &self,
+        values: &[&'v str],
+        clean: &'v mut [&'v str; MAX_LABELS],
+    ) -> &'v [&'v str] {
+        debug_assert_eq!(values.len(), self.spec.labels.len(), "{}", self.spec.name);
+        for (slot, value) in clean.iter_mut().zip(values) {
+            *slot = match sanitise(value) {
+                Ok(value) => value,
+                Err((value, Invalid::Empty)) => {
+                    self.self_metrics.empty.inc();
+                    value
+                }
+                Err((value, Invalid::TooLong)) => {
+                    self.self_metrics.too_long.inc();
+                    value
+                }
+            };
+        }
+        &clean[..values.len()]
     }
 
     /// How many label sets the family holds, the overflow series aside.
@@ -248,6 +274,18 @@ fn sanitise(value: &str) -> Result<&str, (&str, Invalid)> {
         end -= 1;
     }
     Err((&value[..end], Invalid::TooLong))
+}
+
+/// The label values an index key was made of.
+fn decode_key<'k, 'v>(mut key: &'k [u8], values: &'v mut [&'k str; MAX_LABELS]) -> &'v [&'k str] {
+    let mut n = 0;
+    while let Some((&len, rest)) = key.split_first() {
+        let (value, rest) = rest.split_at(usize::from(len));
+        values[n] = std::str::from_utf8(value).unwrap_or_default();
+        n += 1;
+        key = rest;
+    }
+    &values[..n]
 }
 
 /// The index key: each value prefixed by its length, on the stack.
@@ -291,6 +329,17 @@ mod tests {
         assert_eq!(cut.len(), 128);
         assert_eq!(sanitise("").unwrap_err().0, EMPTY_LABEL_VALUE);
         assert_eq!(sanitise("ok").unwrap(), "ok");
+    }
+
+    #[test]
+    fn keys_decode_to_their_values() {
+        let mut key = KeyBuf::new();
+        key.extend(&["1.0.0", "", "linux-x86_64"]);
+        let mut values = [""; MAX_LABELS];
+        assert_eq!(
+            decode_key(key.as_bytes(), &mut values),
+            ["1.0.0", "", "linux-x86_64"]
+        );
     }
 
     #[test]

@@ -320,7 +320,7 @@ pub const CATALOGUE: [&FamilySpec; 30] = [
 /// Self-metric: label sets folded into a family's overflow series.
 pub const LABEL_OVERFLOW_TOTAL: FamilySpec = counter(
     "insa_metrics_label_overflow_total",
-    "Label sets folded into the overflow series because the family reached its cardinality limit",
+    "Records folded into the overflow series because the family reached its cardinality limit",
     &["family"],
 );
 /// Self-metric: label values replaced because they were empty or too long.

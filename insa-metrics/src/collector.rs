@@ -661,7 +661,8 @@ impl MetricsCollector {
     // --- 30: system info ---------------------------------------------------
 
     /// Sets `insa_system_info{version,environment,platform} 1`, replacing the
-    /// series set before: the family always holds exactly one series.
+    /// series set before: the family holds exactly one series (the new one is
+    /// set before the old one goes, so no scrape finds none).
     /// `platform` is the OS and architecture, e.g. `linux-x86_64`.
     pub fn set_system_info(&self, version: impl LabelValue, environment: impl LabelValue) {
         let platform = platform();
@@ -669,10 +670,10 @@ impl MetricsCollector {
             .system_info_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        self.system_info.reset();
-        self.system_info
-            .get(&[version.as_label(), environment.as_label(), &platform])
-            .set(1);
+        self.system_info.keep_only(
+            &[version.as_label(), environment.as_label(), &platform],
+            |info| info.set(1),
+        );
     }
 
     /// Series in the labelled family named `name` (the overflow series

@@ -153,15 +153,20 @@ classify_boxed!(
     dyn StdError + Send + Sync
 );
 
-/// Looks through a boxed error for the error types this crate knows.
+/// Looks through a boxed error and its `source()` chain for the error types
+/// this crate knows.
 fn classify_dyn(error: &(dyn StdError + 'static)) -> (bool, &'static str) {
-    if let Some(io) = error.downcast_ref::<io::Error>() {
-        (io.is_timeout(), io.error_type())
-    } else if error.is::<tokio::time::error::Elapsed>() {
-        (true, "elapsed")
-    } else {
-        (false, "error")
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(io) = error.downcast_ref::<io::Error>() {
+            return (io.is_timeout(), io.error_type());
+        }
+        if error.is::<tokio::time::error::Elapsed>() {
+            return (true, "elapsed");
+        }
+        next = error.source();
     }
+    (false, "error")
 }
 
 /// `my_crate::db::DbError<T>` → `DbError`: bounded by the number of error types.
@@ -222,5 +227,20 @@ mod tests {
         );
         let boxed: Box<dyn StdError + Send + Sync> = Box::new(timeout);
         assert_eq!(Outcome::of_error(&boxed), Outcome::Timeout("timed_out"));
+
+        #[derive(Debug)]
+        struct Wrapper(io::Error);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("request failed")
+            }
+        }
+        impl StdError for Wrapper {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped: Box<dyn StdError> = Box::new(Wrapper(io::ErrorKind::TimedOut.into()));
+        assert_eq!(Outcome::of_error(&wrapped), Outcome::Timeout("timed_out"));
     }
 }

@@ -46,6 +46,19 @@ fn instrument(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<T
         let capture = tail.capture.map(ToTokens::into_token_stream);
         let body = Body::Async(capture.unwrap_or_default(), &tail.block);
         tail.block = wrap(kind, &site, &body, &output);
+    } else if let (ReturnType::Type(_, ty), Some(_)) =
+        (&func.sig.output, future_output(&func.sig.output))
+    {
+        // Timing the construction of a future would record a success before
+        // the work has started.
+        return Err(syn::Error::new_spanned(
+            ty,
+            format!(
+                "#[{}] cannot see into a returned future: make it an `async fn`, \
+                 or end the body with an `async move {{ … }}` block",
+                kind.name()
+            ),
+        ));
     } else {
         let output = Output::of(&func.sig.output);
         func.block = Box::new(wrap(kind, &site, &Body::Sync(&func.block), &output));

@@ -4,7 +4,7 @@
 //! item is a fn that can record metrics (not a `const fn`).
 
 use proc_macro2::{Span, TokenStream};
-use syn::{Item, ItemFn};
+use syn::{Item, ItemFn, TraitItemFn};
 
 use crate::kind::Kind;
 use crate::parse::{Args, Label};
@@ -29,8 +29,17 @@ pub(crate) fn item(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
                 constness,
                 "a const fn cannot record metrics: remove `const` or the attribute",
             )),
-            None => Ok(func),
+            None => not_track_caller(kind, func),
         },
+        Item::Verbatim(tokens) if syn::parse2::<TraitItemFn>(tokens.clone()).is_ok() => {
+            Err(syn::Error::new_spanned(
+                tokens,
+                format!(
+                    "a fn without a body records nothing: put #[{}] on the fn that implements it",
+                    kind.name()
+                ),
+            ))
+        }
         Item::Struct(item) => Err(not_a_fn(&item.struct_token)),
         Item::Enum(item) => Err(not_a_fn(&item.enum_token)),
         Item::Union(item) => Err(not_a_fn(&item.union_token)),
@@ -42,6 +51,24 @@ pub(crate) fn item(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
         Item::Type(item) => Err(not_a_fn(&item.type_token)),
         Item::Use(item) => Err(not_a_fn(&item.use_token)),
         other => Err(not_a_fn(&other)),
+    }
+}
+
+/// `#[track_caller]` cannot follow the body into the closure it runs in.
+fn not_track_caller(kind: Kind, func: ItemFn) -> syn::Result<ItemFn> {
+    match func
+        .attrs
+        .iter()
+        .find(|attr| attr.path().is_ident("track_caller"))
+    {
+        Some(attr) => Err(syn::Error::new_spanned(
+            attr,
+            format!(
+                "#[track_caller] cannot be combined with #[{}]: the body runs in a closure; remove one of them",
+                kind.name()
+            ),
+        )),
+        None => Ok(func),
     }
 }
 

@@ -484,8 +484,12 @@ impl MetricsCollector {
             .set(i64::from(healthy));
     }
 
-    /// Sets `insa_worker_active_requests{worker_name}`. The request macro and
-    /// [`start_request`](Self::start_request) keep it up to date themselves.
+    /// Sets `insa_worker_active_requests{worker_name}`.
+    ///
+    /// The request macro and [`start_request`](Self::start_request) keep this
+    /// gauge exact themselves, raising and lowering it around each call: set
+    /// it only for workers that are not instrumented that way, or the value
+    /// set here is offset by the calls still in flight.
     pub fn update_active_requests(&self, worker_name: impl LabelValue, active: i64) {
         self.worker_active
             .get(&[worker_name.as_label()])

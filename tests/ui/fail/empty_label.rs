@@ -1,3 +1,4 @@
+//! An empty label literal.
 use insa_metrics::track_request_metrics;
 
 #[track_request_metrics("")]

@@ -1,3 +1,4 @@
+//! No label where one is required.
 use insa_metrics::track_request_metrics;
 
 #[track_request_metrics]

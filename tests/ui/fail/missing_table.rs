@@ -1,3 +1,4 @@
+//! The database attribute without its table.
 use insa_metrics::track_database_operation;
 
 #[track_database_operation("select")]

@@ -1,3 +1,4 @@
+//! `#[must_use]` still applies to an instrumented fn.
 #![deny(unused_must_use)]
 
 use insa_metrics::track_request_metrics;

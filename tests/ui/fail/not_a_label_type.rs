@@ -1,3 +1,4 @@
+//! A typed label of a type that is not a label.
 use insa_metrics::track_request_metrics;
 
 #[allow(dead_code)]

@@ -1,3 +1,4 @@
+//! The attribute on a struct.
 use insa_metrics::track_request_metrics;
 
 #[track_request_metrics("sizing_agent")]

@@ -1,3 +1,4 @@
+//! A positional argument after a keyed one.
 use insa_metrics::track_database_operation;
 
 #[track_database_operation(operation = "select", "users")]

@@ -1,3 +1,4 @@
+//! A type error in an async body is reported on the user's code.
 use insa_metrics::track_request_metrics;
 
 #[track_request_metrics("sizing_agent")]

@@ -1,3 +1,4 @@
+//! A misspelt key, with a suggestion.
 use insa_metrics::track_database_operation;
 
 #[track_database_operation(operation = "select", tabel = "users")]

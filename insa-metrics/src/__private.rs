@@ -4,7 +4,7 @@
 
 use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cardinality::Admission;
 pub use crate::guards::MessageGuard;
@@ -40,34 +40,7 @@ impl RequestSite {
             metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
         });
         handles.enter();
-        RequestCall {
-            handles,
-            start: Instant::now(),
-        }
-    }
-}
-
-/// One call through a [`RequestSite`], recorded exactly once: by
-/// [`end`](RequestCall::end), or on drop as a panic or a cancellation. The
-/// macros' lean form of [`RequestGuard`](crate::RequestGuard): a reference and
-/// a time.
-pub struct RequestCall {
-    handles: &'static RequestHandles,
-    start: Instant,
-}
-
-impl RequestCall {
-    /// Records the call with its outcome.
-    #[inline]
-    pub fn end(self, outcome: Outcome) {
-        let call = ManuallyDrop::new(self);
-        call.handles.record(outcome, call.start.elapsed());
-    }
-}
-
-impl Drop for RequestCall {
-    fn drop(&mut self) {
-        self.handles.record(unfinished(), self.start.elapsed());
+        Call::new(handles)
     }
 }
 
@@ -98,22 +71,52 @@ impl DatabaseSite {
                 Admission::Reserved,
             )
         });
-        DatabaseCall {
+        Call::new(handles)
+    }
+}
+
+/// What a [`Call`] records into when it ends.
+pub trait Record: Sync + 'static {
+    /// Records one call that ended with `outcome` after `elapsed`.
+    fn record(&self, outcome: Outcome, elapsed: Duration);
+}
+
+impl Record for RequestHandles {
+    #[inline]
+    fn record(&self, outcome: Outcome, elapsed: Duration) {
+        RequestHandles::record(self, outcome, elapsed);
+    }
+}
+
+impl Record for DatabaseHandles<'static> {
+    #[inline]
+    fn record(&self, outcome: Outcome, elapsed: Duration) {
+        DatabaseHandles::record(self, outcome, elapsed);
+    }
+}
+
+/// One call through a site, recorded exactly once: by [`end`](Call::end)
+/// with its outcome, or on drop as a panic or a cancellation. The macros'
+/// lean form of the public guards: a reference and a time.
+pub struct Call<H: Record> {
+    handles: &'static H,
+    start: Instant,
+}
+
+/// A call through a [`RequestSite`].
+pub type RequestCall = Call<RequestHandles>;
+/// An operation through a [`DatabaseSite`].
+pub type DatabaseCall = Call<DatabaseHandles<'static>>;
+
+impl<H: Record> Call<H> {
+    fn new(handles: &'static H) -> Self {
+        Call {
             handles,
             start: Instant::now(),
         }
     }
-}
 
-/// One operation through a [`DatabaseSite`], recorded exactly once, as
-/// [`RequestCall`].
-pub struct DatabaseCall {
-    handles: &'static DatabaseHandles<'static>,
-    start: Instant,
-}
-
-impl DatabaseCall {
-    /// Records the operation with its outcome.
+    /// Records the call with its outcome.
     #[inline]
     pub fn end(self, outcome: Outcome) {
         let call = ManuallyDrop::new(self);
@@ -121,7 +124,7 @@ impl DatabaseCall {
     }
 }
 
-impl Drop for DatabaseCall {
+impl<H: Record> Drop for Call<H> {
     fn drop(&mut self) {
         self.handles.record(unfinished(), self.start.elapsed());
     }

@@ -3,7 +3,7 @@
 # scripts/live_check.py, which starts the backends and a real Prometheus on
 # free loopback ports and checks the targets, rules, alerts and dashboards.
 # Needs prometheus and promtool (Debian: apt-get install prometheus) and
-# python3. Takes about two minutes.
+# python3. Takes about 70 seconds once crm_backend is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

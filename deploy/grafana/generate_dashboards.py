@@ -66,9 +66,9 @@ def query_var(name, label, metric, label_name):
 
 ENVIRONMENT_VAR = ("environment", "Environment", f"up{{{JOB}}}", "environment")
 INSTANCE_VAR = ("instance", "Instance", f"up{{{JOB}, {ENV}}}", "instance")
-AGENT_VAR = ("agent_type", "Agent", "insa_agent_requests_total", "agent_type")
-WORKER_VAR = ("worker_name", "Worker", "insa_worker_health_status", "worker_name")
-CACHE_VAR = ("cache_type", "Cache", "insa_cache_hits_total", "cache_type")
+AGENT_VAR = ("agent_type", "Agent", f"insa_agent_requests_total{{{JOB}, {ENV}}}", "agent_type")
+WORKER_VAR = ("worker_name", "Worker", f"insa_worker_health_status{{{JOB}, {ENV}}}", "worker_name")
+CACHE_VAR = ("cache_type", "Cache", f"insa_cache_hits_total{{{JOB}, {ENV}}}", "cache_type")
 
 
 # --- panels ------------------------------------------------------------------

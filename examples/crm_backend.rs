@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --example crm_backend                      # http://127.0.0.1:9091/metrics until Ctrl-C
 //! cargo run --example crm_backend -- --port 0 --duration 60 --force-breaker-open
+//! cargo run --example crm_backend -- --duration 30 --linger 60   # then 60 s of frozen metrics
 //! ```
 
 use std::process::ExitCode;
@@ -37,12 +38,26 @@ async fn main() -> ExitCode {
         ..PlatformConfig::default()
     };
     let platform = Platform::start(&config);
-    let reason = tokio::select! {
-        () = sleep_or_forever(args.duration) => "duration elapsed",
-        () = shutdown_signal() => "signal",
+    let signalled = tokio::select! {
+        () = sleep_or_forever(args.duration) => false,
+        () = shutdown_signal() => true,
+    };
+    let reason = if signalled {
+        "signal"
+    } else {
+        "duration elapsed"
     };
     println!("crm_backend: stopping ({reason})");
     platform.stop(Duration::from_secs(5)).await;
+    if !signalled && !args.linger.is_zero() {
+        // Nothing changes the catalogue's families any more: tests compare
+        // what Prometheus sums with what each process serves.
+        println!("crm_backend: workload stopped, serving frozen metrics");
+        tokio::select! {
+            () = tokio::time::sleep(args.linger) => {}
+            () = shutdown_signal() => {}
+        }
+    }
     stop_metrics_server();
     ExitCode::SUCCESS
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use insa_metrics::{get_metrics_text, initialize_metrics};
 use insa_platform::database::DbConfig;
+use insa_platform::orchestrator::OrchestratorConfig;
 use insa_platform::platform::{Platform, PlatformConfig};
 
 #[tokio::main]
@@ -18,6 +19,13 @@ async fn main() {
             // An early brownout: the CRM breaker opens, retries and dead letters follow.
             first_brownout: Duration::from_secs(2),
             ..DbConfig::default()
+        },
+        orchestrator: OrchestratorConfig {
+            // A short TTL and a small cache: within the run, entries expire
+            // and the least recently used make room (both eviction reasons).
+            cache_capacity: 16,
+            cache_ttl: Duration::from_secs(3),
+            ..OrchestratorConfig::default()
         },
         ..PlatformConfig::default()
     };

@@ -7,7 +7,11 @@
   every panel queries through it;
 - every panel (rows aside) has a unit and at least one query;
 - every family of the metric catalogue (insa-metrics/src/catalogue.rs)
-  appears in at least one panel query.
+  appears in at least one panel query;
+- every dashboard has the `environment` and `instance` variables and every
+  series selector of every panel filters on both (no panel reads a recording
+  rule, which would ignore them);
+- `$__range` (a total over the whole time range) only on stat panels.
 """
 
 import json
@@ -41,11 +45,33 @@ def panels(dashboard):
         yield p
 
 
-def expressions(dashboard):
-    """(panel title, expr) of every query of every panel."""
+def expressions(dashboard, with_type=False):
+    """(panel title, expr) of every query of every panel; (type, title, expr) with `with_type`."""
     for p in panels(dashboard):
         for t in p.get("targets", []):
-            yield p["title"], t["expr"]
+            yield (p["type"], p["title"], t["expr"]) if with_type else (p["title"], t["expr"])
+
+
+FILTERS = ['environment=~"$environment"', 'instance=~"$instance"']
+
+
+def filter_errors(name, dashboard):
+    """The panels that ignore the environment or instance variable, or misuse $__range."""
+    errors = []
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    for var in ("environment", "instance"):
+        if var not in variables:
+            errors.append(f"{name}: no {var} variable")
+    for kind, title, expr in expressions(dashboard, with_type=True):
+        if re.search(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", expr):
+            errors.append(f"{name} / {title}: reads a recording rule (ignores $environment/$instance): {expr}")
+        for metric, matchers in re.findall(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}", expr):
+            missing = [f for f in FILTERS if f not in matchers]
+            if missing:
+                errors.append(f"{name} / {title}: {metric} selector without {', '.join(missing)}")
+        if "$__range" in expr and kind != "stat":
+            errors.append(f"{name} / {title}: $__range in a {kind} panel (a rolling total); use $__rate_interval")
+    return errors
 
 
 def main():
@@ -67,6 +93,7 @@ def main():
                 errors.append(f"{name} / {p['title']}: not on the datasource variable")
             if not p.get("targets"):
                 errors.append(f"{name} / {p['title']}: no query")
+        errors.extend(filter_errors(name, d))
         for _, expr in expressions(d):
             for family in families:
                 if re.search(rf"\b{family}(_bucket|_sum|_count)?\b", expr):

@@ -1,4 +1,4 @@
-//! The `crm_backend` command line: port, duration, environment and a breaker held open.
+//! The `crm_backend` command line: port, duration, linger, environment and a breaker held open.
 
 use std::time::Duration;
 
@@ -8,11 +8,14 @@ use crate::sizing::SIZING_AGENT;
 
 /// The usage text.
 pub const USAGE: &str = "\
-usage: crm_backend [--port PORT] [--duration SECONDS] [--environment NAME]
-                   [--force-breaker-open[=AGENT]]
+usage: crm_backend [--port PORT] [--duration SECONDS] [--linger SECONDS]
+                   [--environment NAME] [--force-breaker-open[=AGENT]]
 
   --port PORT            serve /metrics on 127.0.0.1:PORT (default 9091; 0 picks a free port)
   --duration SECONDS     stop after SECONDS (default: run until Ctrl-C or SIGTERM)
+  --linger SECONDS       once the workload has stopped (--duration), keep serving the
+                         final, frozen metrics for SECONDS (or until a signal); for tests
+                         that compare Prometheus' sums with each process's /metrics
   --environment NAME     the environment label of insa_system_info (default development)
   --force-breaker-open   hold the circuit breaker of AGENT open (default crm_agent),
                          as an operator isolating an agent would; for alert tests";
@@ -24,6 +27,8 @@ pub struct BackendArgs {
     pub port: u16,
     /// How long to run; `None` until stopped.
     pub duration: Option<Duration>,
+    /// How long to keep serving the frozen metrics after the workload stopped.
+    pub linger: Duration,
     /// `insa_system_info{environment}`.
     pub environment: String,
     /// Agents whose breaker is held open.
@@ -35,6 +40,7 @@ impl Default for BackendArgs {
         BackendArgs {
             port: 9091,
             duration: None,
+            linger: Duration::ZERO,
             environment: "development".to_owned(),
             force_breaker_open: Vec::new(),
         }
@@ -73,6 +79,14 @@ impl BackendArgs {
                         return Err(format!("bad duration: {v}"));
                     }
                     parsed.duration = Some(Duration::from_secs_f64(secs));
+                }
+                "--linger" => {
+                    let v = value("--linger")?;
+                    let secs: f64 = v.parse().map_err(|_| format!("bad linger: {v}"))?;
+                    if !(secs.is_finite() && secs >= 0.0) {
+                        return Err(format!("bad linger: {v}"));
+                    }
+                    parsed.linger = Duration::from_secs_f64(secs);
                 }
                 "--environment" => parsed.environment = value("--environment")?,
                 "--force-breaker-open" => {
@@ -115,6 +129,8 @@ mod tests {
             "--port",
             "0",
             "--duration=2.5",
+            "--linger",
+            "30",
             "--environment",
             "staging",
             "--force-breaker-open",
@@ -123,6 +139,7 @@ mod tests {
         .unwrap();
         assert_eq!(args.port, 0);
         assert_eq!(args.duration, Some(Duration::from_millis(2_500)));
+        assert_eq!(args.linger, Duration::from_secs(30));
         assert_eq!(args.environment, "staging");
         assert_eq!(args.force_breaker_open, [CRM_AGENT, SIZING_AGENT]);
     }
@@ -134,6 +151,11 @@ mod tests {
             parse(&["--duration", "-1"])
                 .unwrap_err()
                 .contains("bad duration")
+        );
+        assert!(
+            parse(&["--linger", "-1"])
+                .unwrap_err()
+                .contains("bad linger")
         );
         assert!(
             parse(&["--duration"])

@@ -5,6 +5,13 @@
 
 The JSON files are committed; edit this script and run it again rather than
 editing them by hand, so the six stay consistent (variables, units, layout).
+
+Every dashboard has the `environment` and `instance` variables, and every
+panel honours both: panels read the raw series with
+`environment=~"$environment", instance=~"$instance"`, never the recording
+rules (those aggregate over every instance and serve the alerts). Totals over
+the dashboard's time range (`$__range`) appear only on stat panels; time
+series show rates, or increases per `$__rate_interval` drawn as bars.
 """
 
 import json
@@ -13,7 +20,10 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "dashboards"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 JOB = 'job="insa-workers"'
+ENV = 'environment=~"$environment"'
 INST = 'instance=~"$instance"'
+# The selector of every panel query: the job, the environment, the instance.
+BASE = f"{JOB}, {ENV}, {INST}"
 AGENT = 'agent_type=~"$agent_type"'
 RI = "$__rate_interval"
 
@@ -54,10 +64,11 @@ def query_var(name, label, metric, label_name):
     }
 
 
-INSTANCE_VAR = ("instance", "Instance", f"up{{{JOB}}}", "instance")
-AGENT_VAR = ("agent_type", "Agent", "insa_agent_requests_total", "agent_type")
-WORKER_VAR = ("worker_name", "Worker", "insa_worker_health_status", "worker_name")
-CACHE_VAR = ("cache_type", "Cache", "insa_cache_hits_total", "cache_type")
+ENVIRONMENT_VAR = ("environment", "Environment", f"up{{{JOB}}}", "environment")
+INSTANCE_VAR = ("instance", "Instance", f"up{{{JOB}, {ENV}}}", "instance")
+AGENT_VAR = ("agent_type", "Agent", f"insa_agent_requests_total{{{JOB}, {ENV}}}", "agent_type")
+WORKER_VAR = ("worker_name", "Worker", f"insa_worker_health_status{{{JOB}, {ENV}}}", "worker_name")
+CACHE_VAR = ("cache_type", "Cache", f"insa_cache_hits_total{{{JOB}, {ENV}}}", "cache_type")
 
 
 # --- panels ------------------------------------------------------------------
@@ -105,6 +116,14 @@ def ts(title, targets, unit, description="", **extra):
     return panel("timeseries", title, targets, unit, description, **extra)
 
 
+def bars(title, targets, unit, description="", **extra):
+    """A time series of counts per interval (`increase(...[$__rate_interval])`), drawn as bars."""
+    p = panel("timeseries", title, targets, unit, description, **extra)
+    p["fieldConfig"]["defaults"]["custom"] = {"drawStyle": "bars", "lineWidth": 1, "fillOpacity": 80, "stacking": {"mode": "normal"}}
+    p["options"]["legend"]["calcs"] = ["sum", "max"]
+    return p
+
+
 def stat(title, expr, unit, description="", thresholds=None, mappings=None):
     p = panel("stat", title, [(expr, "")], unit, description)
     if thresholds:
@@ -146,10 +165,16 @@ def quantiles(metric, by, selector):
     ]
 
 
+ERROR_RATIO_BY_AGENT = (
+    'sum by (agent_type) (rate(insa_agent_requests_total{{{sel}, status=~"error|timeout"}}[$__rate_interval]))'
+    " / sum by (agent_type) (rate(insa_agent_requests_total{{{sel}}}[$__rate_interval]))"
+)
+
+
 # --- the dashboards ----------------------------------------------------------
 
 def overview():
-    sel = f"{JOB}, {INST}, {AGENT}"
+    sel = f"{BASE}, {AGENT}"
     return "01_overview", "Overview", [AGENT_VAR], [
         row("Service level"),
         stat("Request rate", f"sum(rate(insa_agent_requests_total{{{sel}}}[{RI}]))", "reqps",
@@ -157,31 +182,32 @@ def overview():
         stat("Error ratio", f'sum(rate(insa_agent_requests_total{{{sel}, status=~"error|timeout"}}[{RI}])) / sum(rate(insa_agent_requests_total{{{sel}}}[{RI}]))',
              "percentunit", "Share of requests that ended in an error or a timeout.",
              thresholds=[(None, "green"), (0.02, "orange"), (0.05, "red")]),
-        stat("p95 latency", f"max(agent_type:insa_agent_request_duration_seconds:p95_rate5m{{{AGENT}}})", "s",
-             "Slowest agent's 95th percentile (recording rule, 5 m window).",
+        stat("p95 latency", f"max(histogram_quantile(0.95, sum by (agent_type, le) (rate(insa_agent_request_duration_seconds_bucket{{{sel}}}[{RI}]))))", "s",
+             "Slowest agent's 95th percentile.",
              thresholds=[(None, "green"), (2.5, "orange"), (5, "red")]),
-        stat("Cache hit ratio", 'avg(cache_type:insa_cache_hit_ratio:rate5m{cache_type="orchestrator"})', "percentunit",
-             "Orchestrator cache lookups that hit (recording rule).",
+        stat("Cache hit ratio", f'sum(rate(insa_cache_hits_total{{{BASE}, cache_type="orchestrator"}}[{RI}])) / (sum(rate(insa_cache_hits_total{{{BASE}, cache_type="orchestrator"}}[{RI}])) + sum(rate(insa_cache_misses_total{{{BASE}, cache_type="orchestrator"}}[{RI}])))', "percentunit",
+             "Orchestrator cache lookups that hit.",
              thresholds=[(None, "red"), (0.2, "orange"), (0.5, "green")]),
-        stat("Targets up", f"sum(up{{{JOB}, {INST}}})", "short", "Worker processes Prometheus scrapes successfully."),
-        stat("Healthy workers", f"sum(insa_worker_health_status{{{JOB}, {INST}}})", "short",
+        stat("Targets up", f"sum(up{{{BASE}}})", "short", "Worker processes Prometheus scrapes successfully."),
+        stat("Healthy workers", f"sum(insa_worker_health_status{{{BASE}}})", "short",
              "Workers whose health check passes."),
-        stat("Active sessions", f"sum(insa_active_sessions_total{{{JOB}, {INST}}})", "short", "User sessions open now."),
-        stat("Open circuit breakers", f"count(insa_circuit_breaker_state{{{JOB}, {INST}}} == 1) or vector(0)", "short",
-             "Breakers refusing calls.", thresholds=[(None, "green"), (1, "red")]),
+        stat("Active sessions", f"sum(insa_active_sessions_total{{{BASE}}})", "short", "User sessions open now."),
+        stat("Breakers not closed (2 m)", f"count(max_over_time(insa_circuit_breaker_state{{{BASE}}}[2m]) > 0) or vector(0)", "short",
+             "Breakers open or half open at any time in the last 2 minutes: a failing breaker flaps between open and half open "
+             "(as the InsaCircuitBreakerOpen alert sees it).", thresholds=[(None, "green"), (1, "red")]),
         row("Traffic"),
-        ts("Requests by agent", [(f"agent_type:insa_agent_requests:rate5m{{{AGENT}}}", "{{agent_type}}")], "reqps",
-           "Requests per second by agent (recording rule)."),
-        ts("Error ratio by agent", [(f"agent_type:insa_agent_requests_errors:ratio_rate5m{{{AGENT}}}", "{{agent_type}}")],
-           "percentunit", "Share of failed requests by agent (recording rule)."),
+        ts("Requests by agent", [(f"sum by (agent_type) (rate(insa_agent_requests_total{{{sel}}}[{RI}]))", "{{agent_type}}")], "reqps",
+           "Requests per second by agent."),
+        ts("Error ratio by agent", [(ERROR_RATIO_BY_AGENT.format(sel=sel), "{{agent_type}}")],
+           "percentunit", "Share of failed requests (error or timeout) by agent."),
         panel("table", "Build and environment",
-              [target(f"insa_system_info{{{JOB}, {INST}}}", "", instant=True, fmt="table")], "none",
+              [target(f"insa_system_info{{{BASE}}}", "", instant=True, fmt="table")], "none",
               "insa_system_info of every instance: version, environment, platform."),
     ]
 
 
 def requests():
-    sel = f"{JOB}, {INST}, {AGENT}"
+    sel = f"{BASE}, {AGENT}"
     return "02_requests", "Requests", [AGENT_VAR], [
         row("Requests"),
         ts("Requests by status", [(f"sum by (agent_type, status) (rate(insa_agent_requests_total{{{sel}}}[{RI}]))",
@@ -198,31 +224,28 @@ def requests():
             (f"sum by (agent_type) (rate(insa_agent_response_size_bytes_sum{{{sel}}}[{RI}])) / sum by (agent_type) (rate(insa_agent_response_size_bytes_count{{{sel}}}[{RI}]))", "{{agent_type}} response"),
         ], "bytes", "Mean sizes."),
         row("Message bus"),
-        ts("Messages by route", [(f"sum by (from_agent, to_agent, message_type) (rate(insa_message_bus_messages_total{{{JOB}, {INST}}}[{RI}]))",
+        ts("Messages by route", [(f"sum by (from_agent, to_agent, message_type) (rate(insa_message_bus_messages_total{{{BASE}}}[{RI}]))",
                                   "{{from_agent}} → {{to_agent}} {{message_type}}")], "suffix: msg/s",
            "Messages sent over the agent message bus."),
-        ts("Queue depth", [(f"sum by (agent_type) (insa_message_bus_queue_depth{{{JOB}, {INST}}})", "{{agent_type}}")], "short",
+        ts("Queue depth", [(f"sum by (agent_type) (insa_message_bus_queue_depth{{{BASE}}})", "{{agent_type}}")], "short",
            "Messages waiting in each agent's inbox."),
         row("Sessions"),
-        ts("Active sessions", [(f"sum(insa_active_sessions_total{{{JOB}, {INST}}})", "active")], "short", "Sessions open."),
-        ts("Session messages", [(f"sum by (session_type) (rate(insa_session_messages_total{{{JOB}, {INST}}}[{RI}]))", "{{session_type}}")],
+        ts("Active sessions", [(f"sum(insa_active_sessions_total{{{BASE}}})", "active")], "short", "Sessions open."),
+        ts("Session messages", [(f"sum by (session_type) (rate(insa_session_messages_total{{{BASE}}}[{RI}]))", "{{session_type}}")],
            "suffix: msg/s", "Messages exchanged in sessions, by session type."),
-        ts("Session duration", quantiles("insa_session_duration_seconds", [], f"{JOB}, {INST}"), "s",
+        ts("Session duration", quantiles("insa_session_duration_seconds", [], BASE), "s",
            "How long sessions last (p50, p95, p99)."),
-        ts("Session cleanups", [(f"sum by (reason) (increase(insa_session_cleanup_total{{{JOB}, {INST}}}[$__range]))", "{{reason}}")],
-           "short", "Sessions ended in the time range, by reason (logout, idle_timeout, shutdown)."),
+        bars("Session cleanups", [(f"sum by (reason) (increase(insa_session_cleanup_total{{{BASE}}}[{RI}]))", "{{reason}}")],
+             "short", "Sessions ended per interval, by reason (logout, idle_timeout, shutdown)."),
     ]
 
 
 def latency():
-    sel = f"{JOB}, {INST}, {AGENT}"
+    sel = f"{BASE}, {AGENT}"
     return "03_latency", "Latency", [AGENT_VAR], [
         row("Agent requests"),
-        ts("Request latency (all instances)", [
-            (f"agent_type:insa_agent_request_duration_seconds:p50_rate5m{{{AGENT}}}", "{{agent_type}} p50"),
-            (f"agent_type:insa_agent_request_duration_seconds:p95_rate5m{{{AGENT}}}", "{{agent_type}} p95"),
-            (f"agent_type:insa_agent_request_duration_seconds:p99_rate5m{{{AGENT}}}", "{{agent_type}} p99"),
-        ], "s", "Quantiles from the recording rules (5 m window)."),
+        ts("Request latency", quantiles("insa_agent_request_duration_seconds", ["agent_type"], sel), "s",
+           "p50, p95 and p99 by agent, over the selected instances."),
         ts("p95 latency by instance", [(f"histogram_quantile(0.95, sum by (instance, agent_type, le) (rate(insa_agent_request_duration_seconds_bucket{{{sel}}}[{RI}])))",
                                         "{{instance}} {{agent_type}}")], "s", "The 95th percentile per process."),
         ts("Average request duration", [(f"sum by (agent_type) (rate(insa_agent_request_duration_seconds_sum{{{sel}}}[{RI}])) / sum by (agent_type) (rate(insa_agent_request_duration_seconds_count{{{sel}}}[{RI}]))",
@@ -232,25 +255,26 @@ def latency():
               "s", "Requests per duration bucket.",
               options={"calculate": False, "yAxis": {"unit": "s"}, "cellGap": 1, "color": {"scheme": "Oranges", "mode": "scheme"}}),
         row("Message bus and database"),
-        ts("Message processing time", quantiles("insa_message_bus_processing_duration_seconds", ["agent_type"], f"{JOB}, {INST}"), "s",
+        ts("Message processing time", quantiles("insa_message_bus_processing_duration_seconds", ["agent_type"], BASE), "s",
            "Time to process one message, by agent."),
-        ts("Database operation p95", [(f"histogram_quantile(0.95, sum by (operation, table, le) (rate(insa_database_operation_duration_seconds_bucket{{{JOB}, {INST}}}[{RI}])))",
+        ts("Database operation p95", [(f"histogram_quantile(0.95, sum by (operation, table, le) (rate(insa_database_operation_duration_seconds_bucket{{{BASE}}}[{RI}])))",
                                        "{{operation}} {{table}}")], "s", "95th percentile by operation and table."),
     ]
 
 
 def cache():
-    sel = f'{JOB}, {INST}, cache_type=~"$cache_type"'
+    sel = f'{BASE}, cache_type=~"$cache_type"'
     return "04_cache", "Cache", [CACHE_VAR], [
         row("Effectiveness"),
-        ts("Hit ratio", [('cache_type:insa_cache_hit_ratio:rate5m{cache_type=~"$cache_type"}', "{{cache_type}}")], "percentunit",
-           "Lookups that hit (recording rule, 5 m window).", fieldConfig={"defaults": {"unit": "percentunit", "min": 0, "max": 1}, "overrides": []}),
+        ts("Hit ratio", [(f"sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}])) / (sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}])) + sum by (cache_type) (rate(insa_cache_misses_total{{{sel}}}[{RI}])))",
+                          "{{cache_type}}")], "percentunit",
+           "Lookups that hit.", fieldConfig={"defaults": {"unit": "percentunit", "min": 0, "max": 1}, "overrides": []}),
         ts("Hits and misses", [
             (f"sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}]))", "{{cache_type}} hits"),
             (f"sum by (cache_type) (rate(insa_cache_misses_total{{{sel}}}[{RI}]))", "{{cache_type}} misses"),
         ], "ops", "Lookups per second."),
-        ts("Lookups (all instances)", [('cache_type:insa_cache_requests:rate5m{cache_type=~"$cache_type"}', "{{cache_type}}")], "ops",
-           "Lookups per second (recording rule)."),
+        ts("Lookups", [(f"sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}])) + sum by (cache_type) (rate(insa_cache_misses_total{{{sel}}}[{RI}]))", "{{cache_type}}")], "ops",
+           "Lookups per second, hits and misses."),
         row("Contents"),
         ts("Entries", [(f"sum by (cache_type) (insa_cache_size_entries{{{sel}}})", "{{cache_type}}")], "short", "Entries held."),
         ts("Evictions by reason", [(f"sum by (cache_type, reason) (rate(insa_cache_evictions_total{{{sel}}}[{RI}]))", "{{cache_type}} {{reason}}")],
@@ -259,54 +283,54 @@ def cache():
 
 
 def workers():
-    sel = f'{JOB}, {INST}, worker_name=~"$worker_name"'
+    sel = f'{BASE}, worker_name=~"$worker_name"'
     return "05_workers", "Workers", [WORKER_VAR], [
         row("Health"),
         panel("state-timeline", "Worker health", [(f"min by (instance, worker_name) (insa_worker_health_status{{{sel}}})", "{{instance}} {{worker_name}}")],
               "none", "1 healthy, 0 unhealthy (restarting or failing).",
               fieldConfig={"defaults": {"unit": "none", "mappings": HEALTH_MAPPINGS}, "overrides": []}),
-        ts("Targets up", [(f"up{{{JOB}, {INST}}}", "{{instance}}")], "none", "1 when Prometheus scrapes the process."),
-        ts("Restarts", [(f"sum by (worker_name, reason) (increase(insa_worker_restarts_total{{{sel}}}[$__range]))", "{{worker_name}} {{reason}}")],
-           "short", "Restarts in the time range, by reason (max_tasks, health_check)."),
+        ts("Targets up", [(f"up{{{BASE}}}", "{{instance}}")], "none", "1 when Prometheus scrapes the process."),
+        bars("Restarts", [(f"sum by (worker_name, reason) (increase(insa_worker_restarts_total{{{sel}}}[{RI}]))", "{{worker_name}} {{reason}}")],
+             "short", "Restarts per interval, by reason (max_tasks, health_check)."),
         row("Load"),
         ts("Active requests", [(f"sum by (worker_name) (insa_worker_active_requests{{{sel}}})", "{{worker_name}}")], "short", "Requests in flight."),
         ts("Queued tasks", [(f"sum by (worker_name) (insa_worker_queue_size{{{sel}}})", "{{worker_name}}")], "short", "Tasks waiting for a free slot."),
-        ts("CPU", [(f"rate(process_cpu_seconds_total{{{JOB}, {INST}}}[{RI}])", "{{instance}}")], "percentunit", "CPU time of each process."),
-        ts("Resident memory", [(f"process_resident_memory_bytes{{{JOB}, {INST}}}", "{{instance}}")], "bytes", "Memory of each process."),
+        ts("CPU", [(f"rate(process_cpu_seconds_total{{{BASE}}}[{RI}])", "{{instance}}")], "percentunit", "CPU time of each process."),
+        ts("Resident memory", [(f"process_resident_memory_bytes{{{BASE}}}", "{{instance}}")], "bytes", "Memory of each process."),
         row("Database"),
-        ts("Database operations", [(f"sum by (operation, table) (rate(insa_database_operations_total{{{JOB}, {INST}}}[{RI}]))", "{{operation}} {{table}}")],
+        ts("Database operations", [(f"sum by (operation, table) (rate(insa_database_operations_total{{{BASE}}}[{RI}]))", "{{operation}} {{table}}")],
            "ops", "Statements per second."),
-        ts("Connection pool", [(f"sum by (database_name) (insa_database_connection_pool_size{{{JOB}, {INST}}})", "{{database_name}}")],
+        ts("Connection pool", [(f"sum by (database_name) (insa_database_connection_pool_size{{{BASE}}})", "{{database_name}}")],
            "short", "Open connections."),
     ]
 
 
 def errors():
-    sel = f"{JOB}, {INST}, {AGENT}"
+    sel = f"{BASE}, {AGENT}"
     return "06_errors", "Errors", [AGENT_VAR], [
         row("Failures"),
-        ts("Error ratio by agent", [(f"agent_type:insa_agent_requests_errors:ratio_rate5m{{{AGENT}}}", "{{agent_type}}")], "percentunit",
-           "Errors and timeouts over all requests (recording rule); alert above 5 %."),
+        ts("Error ratio by agent", [(ERROR_RATIO_BY_AGENT.format(sel=sel), "{{agent_type}}")], "percentunit",
+           "Errors and timeouts over all requests; the alert fires above 5 % (5 m window, per environment)."),
         ts("Errors, timeouts and cancellations", [
             (f'sum by (agent_type, status) (rate(insa_agent_requests_total{{{sel}, status=~"error|timeout|cancelled"}}[{RI}]))', "{{agent_type}} {{status}}"),
         ], "reqps", "Failed requests per second by status."),
-        ts("Database errors", [(f"sum by (operation, error_type) (increase(insa_database_errors_total{{{JOB}, {INST}}}[$__range]))", "{{operation}} {{error_type}}")],
-           "short", "Failed statements in the time range."),
+        bars("Database errors", [(f"sum by (operation, error_type) (increase(insa_database_errors_total{{{BASE}}}[{RI}]))", "{{operation}} {{error_type}}")],
+             "short", "Failed statements per interval."),
         row("Resilience"),
         ts("Retry attempts", [(f"sum by (agent_type, retry_number) (rate(insa_retry_attempts_total{{{sel}}}[{RI}]))", "{{agent_type}} retry {{retry_number}}")],
            "ops", "Retries per second by retry number."),
-        ts("Successful retries", [(f"sum by (agent_type) (increase(insa_retry_success_total{{{sel}}}[$__range]))", "{{agent_type}}")],
-           "short", "Calls that succeeded after retrying, in the time range."),
+        bars("Successful retries", [(f"sum by (agent_type) (increase(insa_retry_success_total{{{sel}}}[{RI}]))", "{{agent_type}}")],
+             "short", "Calls that succeeded after retrying, per interval."),
         panel("state-timeline", "Circuit breaker state", [(f"max by (instance, agent_type) (insa_circuit_breaker_state{{{sel}}})", "{{instance}} {{agent_type}}")],
               "none", "closed, open or half open.",
               fieldConfig={"defaults": {"unit": "none", "mappings": BREAKER_MAPPINGS}, "overrides": []}),
-        ts("Circuit breaker transitions", [(f"sum by (agent_type, from_state, to_state) (increase(insa_circuit_breaker_transitions_total{{{sel}}}[$__range]))",
-                                            "{{agent_type}} {{from_state}} → {{to_state}}")], "short", "Transitions in the time range."),
+        bars("Circuit breaker transitions", [(f"sum by (agent_type, from_state, to_state) (increase(insa_circuit_breaker_transitions_total{{{sel}}}[{RI}]))",
+                                              "{{agent_type}} {{from_state}} → {{to_state}}")], "short", "Transitions per interval."),
         row("Dead letters"),
-        ts("Dead letter queue size", [(f"sum by (agent_type) (insa_dead_letter_queue_size{{{JOB}, {INST}}})", "{{agent_type}}")], "short",
+        ts("Dead letter queue size", [(f"sum by (agent_type) (insa_dead_letter_queue_size{{{BASE}}})", "{{agent_type}}")], "short",
            "Messages waiting for a replay."),
-        ts("Dead letter replays", [(f"sum by (status) (increase(insa_dead_letter_replay_total{{{JOB}, {INST}}}[$__range]))", "{{status}}")], "short",
-           "Replays in the time range, by outcome."),
+        bars("Dead letter replays", [(f"sum by (status) (increase(insa_dead_letter_replay_total{{{BASE}}}[{RI}]))", "{{status}}")], "short",
+             "Replays per interval, by outcome."),
     ]
 
 
@@ -344,7 +368,7 @@ def dashboard(file, title, variables, panels):
         "time": {"from": "now-1h", "to": "now"},
         "links": links,
         "annotations": {"list": []},
-        "templating": {"list": [datasource_var()] + [query_var(*v) for v in [INSTANCE_VAR, *variables]]},
+        "templating": {"list": [datasource_var()] + [query_var(*v) for v in [ENVIRONMENT_VAR, INSTANCE_VAR, *variables]]},
         "panels": layout(panels),
     }
 

@@ -73,6 +73,9 @@ promtool check config deploy/prometheus/prometheus_config.yml
 promtool check rules deploy/prometheus/rules/*.yml
 promtool test rules deploy/prometheus/tests/*.yml
 
+step "worker examples: each runs and records its families"
+./scripts/examples_smoke.sh
+
 step "live test: crm_backend scraped by a real Prometheus with the rules and dashboards"
 ./scripts/live_test.sh
 

@@ -49,17 +49,30 @@ async fn round_trip() -> anyhow::Result<()> {
     assert_eq!(response.text(), text);
     assert!(text.contains(r#"insa_cache_hits_total{cache_type="orchestrator"} 1"#));
 
+    // HEAD: the headers of a GET, without the body; the body is not even
+    // encoded, so there is no Content-Length (RFC 9110 allows omitting it).
     let head = request(addr, Method::HEAD, "/metrics", &[]).await?;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
+    for name in ["content-type", "vary", "content-encoding"] {
+        assert_eq!(head.header(name), response.header(name), "{name}");
+    }
+    assert_eq!(head.header("content-length"), None);
     assert_eq!(
-        head.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
-    );
-    assert_eq!(
-        head.header("content-length"),
+        response.header("content-length"),
         Some(text.len().to_string().as_str())
     );
+    let gzip_head = request(
+        addr,
+        Method::HEAD,
+        "/metrics",
+        &[("accept-encoding", "gzip")],
+    )
+    .await?;
+    assert_eq!(gzip_head.status, 200);
+    assert!(gzip_head.body.is_empty());
+    assert_eq!(gzip_head.header("content-encoding"), Some("gzip"));
+    assert_eq!(gzip_head.header("vary"), Some("Accept-Encoding"));
 
     let gzipped = request(
         addr,

@@ -9,7 +9,9 @@ use hyper::Method;
 use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
 use support::{Prometheus, fixtures, get, request, request_mtls, request_tls};
 
-const UP_WITHIN: Duration = Duration::from_secs(20);
+/// Generous: a loaded CI machine may take long to start Prometheus and to
+/// let it scrape; the tests poll and return as soon as the state is there.
+const UP_WITHIN: Duration = Duration::from_secs(60);
 const QUERY: &str = r#"insa_cache_hits_total{job="insa",cache_type="orchestrator"}"#;
 
 /// A server on its own registry holding `insa_cache_hits_total{cache_type="orchestrator"} 3`.
@@ -51,7 +53,8 @@ async fn prometheus_scrapes_plain_http() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn prometheus_scrapes_with_basic_auth() -> anyhow::Result<()> {
-    let hash = bcrypt::hash("s3cret", 6)?;
+    // Cost 8 (a few ms even in an optimized build): well above loopback noise.
+    let hash = bcrypt::hash("s3cret", 8)?;
     let (server, _collector) = serve(MetricsServer::builder().basic_auth_user("prometheus", hash))?;
     let addr = server.local_addr();
 
@@ -77,26 +80,32 @@ async fn prometheus_scrapes_with_basic_auth() -> anyhow::Result<()> {
     assert_eq!(get(addr, "/other").await?.status, 401);
 
     // An unknown user costs a bcrypt verification like a wrong password does.
+    // The two kinds of request alternate, so that load from other tests hits
+    // both alike; medians of many samples, and a tolerant ratio.
     let wrong_password = basic("prometheus", "guess");
     let unknown_user = basic("nobody", "guess");
-    let fastest = |header: String| async move {
-        let mut best = Duration::MAX;
-        for _ in 0..5 {
-            let started = Instant::now();
-            let response = request(addr, Method::GET, "/metrics", &[("authorization", &header)])
-                .await
-                .expect("request");
-            assert_eq!(response.status, 401);
-            best = best.min(started.elapsed());
-        }
-        best
+    let timed = async |header: &str| {
+        let started = Instant::now();
+        let response = request(addr, Method::GET, "/metrics", &[("authorization", header)])
+            .await
+            .expect("request");
+        assert_eq!(response.status, 401);
+        started.elapsed()
     };
-    let wrong = fastest(wrong_password).await;
-    let unknown = fastest(unknown_user).await;
+    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        wrong.push(timed(&wrong_password).await);
+        unknown.push(timed(&unknown_user).await);
+    }
+    let median = |mut samples: Vec<Duration>| {
+        samples.sort_unstable();
+        samples[samples.len() / 2]
+    };
+    let (wrong, unknown) = (median(wrong), median(unknown));
     let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
     assert!(
         (0.5..2.0).contains(&ratio),
-        "unknown user {unknown:?} vs wrong password {wrong:?}"
+        "unknown user {unknown:?} vs wrong password {wrong:?} (medians)"
     );
 
     let jobs = format!(
@@ -111,12 +120,8 @@ async fn prometheus_scrapes_with_basic_auth() -> anyhow::Result<()> {
     let mut prometheus = Prometheus::start(&jobs, &[]).await?;
     prometheus.wait_target_up("insa", UP_WITHIN).await?;
     assert_eq!(prometheus.wait_value(QUERY, UP_WITHIN).await?, 3.0);
-    let error = prometheus
-        .wait_target_up("anonymous", Duration::from_secs(3))
-        .await;
-    let error = error
-        .expect_err("a scrape without credentials must fail")
-        .to_string();
+    // Prometheus scrapes the anonymous job too, and fails.
+    let error = prometheus.wait_target_error("anonymous", UP_WITHIN).await?;
     assert!(error.contains("401"), "{error}");
     drop(prometheus);
     server.stop();

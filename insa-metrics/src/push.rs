@@ -1,4 +1,7 @@
 //! Pushing the registry to a Prometheus Pushgateway (hyper's HTTP/1.1 client).
+//!
+//! Plain `http://` only: the metrics and any basic-auth credentials travel
+//! in cleartext (see [`Pusher::basic_auth`]).
 
 use std::time::Duration;
 
@@ -20,7 +23,12 @@ pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pushes the global registry to the Pushgateway at `gateway_url`
 /// (`http://host:port`, optionally with a path prefix) under `job` and the
-/// grouping labels, replacing what that group held (HTTP `PUT`). Blocks for
+/// grouping labels, replacing what that group held (HTTP `PUT`).
+///
+/// Only `http://` is supported: the push is not encrypted, so use a gateway
+/// on the same host or a trusted network (or a local TLS-terminating proxy).
+///
+/// Blocks for
 /// at most [`DEFAULT_PUSH_TIMEOUT`]; works in sync code and inside a tokio
 /// runtime alike. Use [`Pusher`] for another registry, a timeout, basic auth
 /// or `POST` semantics.
@@ -101,6 +109,11 @@ impl Pusher {
     }
 
     /// Authenticates to the gateway with HTTP basic auth.
+    ///
+    /// **Sent in cleartext**: pushes are plain `http://`, and basic auth is
+    /// only base64, so anyone on the path can read the user and password.
+    /// Use it only to a gateway on the same host or a trusted network, or
+    /// through a local TLS-terminating proxy.
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.basic_auth = Some((user.into(), password.into()));
         self

@@ -168,3 +168,23 @@ fn rejects_a_path_without_a_slash() {
         .unwrap_err();
     assert!(matches!(error, Error::Config(_)), "{error:?}");
 }
+
+#[test]
+fn rejects_basic_auth_users_with_different_bcrypt_costs() {
+    // An unknown user is checked against a dummy hash of the one cost: with
+    // mixed costs, the time of a 401 would tell which users exist.
+    let error = MetricsServer::builder()
+        .port(0)
+        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
+        .basic_auth_user("grafana", bcrypt::hash("b", 5).unwrap())
+        .build()
+        .unwrap_err();
+    assert!(matches!(&error, Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("same bcrypt cost"), "{error}");
+    let server = MetricsServer::builder()
+        .port(0)
+        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
+        .basic_auth_user("grafana", bcrypt::hash("b", 4).unwrap())
+        .build();
+    assert!(server.is_ok(), "{server:?}");
+}

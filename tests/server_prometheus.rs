@@ -227,3 +227,49 @@ fn tls_files_that_do_not_exist_are_an_error() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() -> anyhow::Result<()> {
+    let tls = fixtures().join("tls");
+    let (ca, ca2) = (tls.join("ca.pem"), tls.join("ca2.pem"));
+    let dir = support::TempDir::new("tls-reload");
+    let (cert, key) = (
+        dir.path().join("metrics.crt"),
+        dir.path().join("metrics.key"),
+    );
+    std::fs::copy(tls.join("server.pem"), &cert)?;
+    std::fs::copy(tls.join("server.key"), &key)?;
+    let (server, _collector) = serve(MetricsServer::builder().tls(&cert, &key))?;
+    let addr = server.local_addr();
+    let trusted_by = async |ca: &std::path::Path| {
+        request_tls(addr, ca, "localhost", Method::GET, "/metrics", &[])
+            .await
+            .is_ok_and(|response| response.status == 200)
+    };
+    assert!(trusted_by(&ca).await);
+    assert!(!trusted_by(&ca2).await);
+
+    // Half-way through a renewal: the new certificate, the old key. More than
+    // the check interval later, a handshake looks at the files, and the pair
+    // that does not match is not used.
+    std::fs::write(&cert, std::fs::read(tls.join("server2.pem"))?)?;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(trusted_by(&ca).await, "a mismatched pair was used");
+
+    // The renewal completes: the new pair is served from the next check on.
+    std::fs::write(&key, std::fs::read(tls.join("server2.key"))?)?;
+    let started = Instant::now();
+    while !trusted_by(&ca2).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the renewed certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !trusted_by(&ca).await,
+        "the old certificate is still served"
+    );
+    server.stop();
+    Ok(())
+}

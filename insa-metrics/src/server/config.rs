@@ -167,7 +167,10 @@ impl MetricsServerBuilder {
     }
 
     /// Serves HTTPS with the PEM certificate chain and private key in these
-    /// files (feature `tls`).
+    /// files (feature `tls`). The files are read again when they change (at
+    /// most once a second, at a handshake), so a renewed certificate needs no
+    /// restart; a new pair that does not load or match is ignored, and the
+    /// previous one stays in service.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, cert_pem: impl Into<PathBuf>, key_pem: impl Into<PathBuf>) -> Self {
         self.tls = Some((cert_pem.into(), key_pem.into()));

@@ -79,6 +79,46 @@ async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
     );
 }
 
+#[tokio::test]
+async fn a_push_over_https_reaches_a_tls_gateway() {
+    let gateway = Pushgateway::start_tls().await.unwrap();
+    assert!(gateway.url().starts_with("https://"));
+    let ca = gateway.tls_ca().unwrap().to_owned();
+    let registry = prometheus::Registry::new();
+    let collector = MetricsCollector::builder()
+        .registry(registry.clone())
+        .process_metrics(false)
+        .build()
+        .unwrap();
+    collector.record_cache_hit("tls_push");
+    let pusher = Pusher::new(gateway.url(), "insa_tls_batch").registry(registry);
+
+    // Without a CA to trust, an https:// push is a configuration error.
+    let error = pusher.clone().push_async().await.unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    // A CA that did not sign the gateway's certificate: no push.
+    let wrong_ca = support::fixtures().join("tls/ca2.pem");
+    let error = pusher
+        .clone()
+        .tls_ca(wrong_ca)
+        .push_async()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Push { .. }), "{error:?}");
+    assert!(error.to_string().contains("TLS"), "{error}");
+
+    pusher.tls_ca(ca).push_async().await.unwrap();
+    let samples = gateway.samples("insa_cache_hits_total").await.unwrap();
+    assert!(
+        has_sample(
+            &samples,
+            &[r#"cache_type="tls_push""#, r#"job="insa_tls_batch""#],
+            "1"
+        ),
+        "{samples:#?}"
+    );
+}
+
 #[test]
 fn pushing_to_a_closed_port_is_an_error_within_the_timeout() {
     // A port bound but not listening: connections are refused, and no other
@@ -126,6 +166,7 @@ fn a_gateway_that_never_answers_times_out() {
 #[test]
 fn invalid_push_targets_are_config_errors() {
     for (url, job) in [
+        // https:// without a CA to trust (Pusher::tls_ca).
         ("https://127.0.0.1:1", "job"),
         ("127.0.0.1:1", "job"),
         ("http://127.0.0.1:1", ""),

@@ -444,15 +444,27 @@ impl Prometheus {
 #[derive(Debug)]
 pub struct Pushgateway {
     pub addr: SocketAddr,
+    /// With TLS: the CA that signed the gateway's certificate.
+    tls_ca: Option<PathBuf>,
     _child: ChildGuard,
     _dir: TempDir,
 }
 
 impl Pushgateway {
     pub async fn start() -> anyhow::Result<Pushgateway> {
+        Self::start_with(None).await
+    }
+
+    /// A gateway serving HTTPS with the test server certificate (fixtures,
+    /// signed by `tls/ca.pem`, valid for 127.0.0.1).
+    pub async fn start_tls() -> anyhow::Result<Pushgateway> {
+        Self::start_with(Some(fixtures().join("tls"))).await
+    }
+
+    async fn start_with(tls: Option<PathBuf>) -> anyhow::Result<Pushgateway> {
         let mut attempt = 0;
         loop {
-            match Self::try_start().await {
+            match Self::try_start(tls.as_deref()).await {
                 Err(error) if attempt < 5 && is_port_clash(&error) => {
                     attempt += 1;
                 }
@@ -461,7 +473,7 @@ impl Pushgateway {
         }
     }
 
-    async fn try_start() -> anyhow::Result<Pushgateway> {
+    async fn try_start(tls: Option<&Path>) -> anyhow::Result<Pushgateway> {
         let binary = require_binary("prometheus-pushgateway", "prometheus-pushgateway");
         let dir = TempDir::new("pushgateway");
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
@@ -474,39 +486,75 @@ impl Pushgateway {
             .arg(format!("--web.listen-address={addr}"))
             .arg(format!("--persistence.file={identity}"))
             .arg("--log.level=warn");
-        let mut child = ChildGuard::spawn(command, dir.path().join("pushgateway.log"));
+        if let Some(tls) = tls {
+            // exporter-toolkit's web configuration, as Prometheus's own.
+            let web_config = dir.path().join("web.yml");
+            fs::write(
+                &web_config,
+                format!(
+                    "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                    tls.join("server.pem").display(),
+                    tls.join("server.key").display()
+                ),
+            )?;
+            command.arg(format!("--web.config.file={}", web_config.display()));
+        }
+        let child = ChildGuard::spawn(command, dir.path().join("pushgateway.log"));
+        let mut gateway = Pushgateway {
+            addr,
+            tls_ca: tls.map(|tls| tls.join("ca.pem")),
+            _child: child,
+            _dir: dir,
+        };
         let started = Instant::now();
         loop {
-            child.check_alive()?;
-            if get(addr, "/-/ready").await.is_ok_and(|r| r.status == 200) {
+            gateway._child.check_alive()?;
+            if gateway.get("/-/ready").await.is_ok_and(|r| r.status == 200) {
                 // Another test's gateway may have taken the same free port.
-                let status = get(addr, "/api/v1/status").await?;
+                let status = gateway.get("/api/v1/status").await?;
                 let json: serde_json::Value = serde_json::from_slice(&status.body)
                     .with_context(|| format!("/api/v1/status: {}", status.text()))?;
                 let file = &json["data"]["flags"]["persistence.file"];
                 if file == identity.as_str() {
-                    return Ok(Pushgateway {
-                        addr,
-                        _child: child,
-                        _dir: dir,
-                    });
+                    return Ok(gateway);
                 }
                 bail!("address already in use: another Pushgateway answers on {addr} ({file})");
             }
             if started.elapsed() > Duration::from_secs(60) {
-                bail!("Pushgateway not ready after 60 s:\n{}", child.log_tail());
+                bail!(
+                    "Pushgateway not ready after 60 s:\n{}",
+                    gateway._child.log_tail()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The CA to trust for a TLS gateway.
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
+    }
+
+    /// A GET on the gateway, over HTTPS when it serves TLS.
+    async fn get(&self, path: &str) -> anyhow::Result<Response> {
+        match &self.tls_ca {
+            None => get(self.addr, path).await,
+            Some(ca) => request_tls(self.addr, ca, "127.0.0.1", Method::GET, path, &[]).await,
+        }
     }
 
     /// The sample lines of `family` the gateway serves.
     pub async fn samples(&self, family: &str) -> anyhow::Result<Vec<String>> {
-        let text = get(self.addr, "/metrics").await?.text();
+        let text = self.get("/metrics").await?.text();
         Ok(text
             .lines()
             .filter(|line| line.starts_with(&format!("{family}{{")))

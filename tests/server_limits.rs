@@ -270,9 +270,9 @@ async fn a_connection_lives_no_longer_than_its_deadline() {
 /// connection (and its slot) past the deadline plus the shutdown grace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_cut_off_at_the_deadline() {
-    // About 8 MiB of text: more than the kernel buffers on both sides hold
-    // (the client's receive buffer is made small), so the server's write
-    // blocks.
+    // More text than the kernel buffers on both sides hold (the client's
+    // receive buffer is made small; the server's send buffer grows at most
+    // to tcp_wmem's maximum), so the server's write blocks.
     let registry = prometheus::Registry::new();
     let family = prometheus::IntCounterVec::new(
         prometheus::Opts::new("insa_test_big", "A large family."),
@@ -280,9 +280,13 @@ async fn a_client_that_never_reads_is_cut_off_at_the_deadline() {
     )
     .unwrap();
     registry.register(Box::new(family.clone())).unwrap();
-    const SERIES: usize = 4000;
     const VALUE_BYTES: usize = 2000;
-    for i in 0..SERIES {
+    let send_buffer_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    let series = ((2 * send_buffer_max + (1 << 20)) / VALUE_BYTES).max(4000);
+    for i in 0..series {
         let value = format!("{i:0>VALUE_BYTES$}");
         family.with_label_values(&[value.as_str()]).inc();
     }
@@ -333,7 +337,7 @@ async fn a_client_that_never_reads_is_cut_off_at_the_deadline() {
         .await
         .expect("the connection was not closed");
     assert!(
-        received.len() < SERIES * VALUE_BYTES,
+        received.len() < series * VALUE_BYTES,
         "{} bytes: the whole body was buffered",
         received.len()
     );
@@ -455,5 +459,82 @@ async fn a_flood_of_wrong_passwords_cannot_queue_ahead_of_a_new_client() {
     }
     eprintln!("{busy} of 32 wrong passwords were turned away unchecked");
     assert_eq!(scrape_as(addr, &good).await.status, 200);
+    server.stop();
+}
+
+/// A collector whose `collect` waits until the test opens its gate.
+#[derive(Debug, Clone)]
+struct Gated {
+    counter: prometheus::IntCounter,
+    entered: Arc<AtomicBool>,
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl prometheus::core::Collector for Gated {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.counter.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.entered.store(true, Ordering::SeqCst);
+        let (open, opened) = &*self.gate;
+        let open = open.lock().unwrap();
+        // Bounded, so that a failing test leaves no thread behind for long.
+        let _open = opened
+            .wait_timeout_while(open, Duration::from_secs(60), |open| !*open)
+            .unwrap();
+        self.counter.collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_encoding_does_not_stall_the_server() {
+    let gated = Gated {
+        counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
+        entered: Arc::new(AtomicBool::new(false)),
+        gate: Arc::default(),
+    };
+    gated.counter.inc();
+    let registry = prometheus::Registry::new();
+    registry.register(Box::new(gated.clone())).unwrap();
+    let server = MetricsServer::builder()
+        .port(0)
+        .registry(registry)
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+
+    // A scrape whose encoding is stuck in `collect`.
+    let stuck = tokio::spawn(async move { get(addr, "/metrics").await.unwrap() });
+    let started = Instant::now();
+    while !gated.entered.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < Duration::from_secs(30), "never scraped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The server thread still answers: a HEAD (which encodes nothing) and a
+    // 404. Were the encoding on the server's thread, neither would come
+    // before the gate opens, and it opens only after them.
+    let head = tokio::time::timeout(
+        Duration::from_secs(30),
+        support::request(addr, hyper::Method::HEAD, "/metrics", &[]),
+    )
+    .await
+    .expect("the server stalled behind an encoding")
+    .unwrap();
+    assert_eq!(head.status, 200);
+    let other = tokio::time::timeout(Duration::from_secs(30), get(addr, "/other"))
+        .await
+        .expect("the server stalled behind an encoding")
+        .unwrap();
+    assert_eq!(other.status, 404);
+
+    let (open, opened) = &*gated.gate;
+    *open.lock().unwrap() = true;
+    opened.notify_all();
+    let response = stuck.await.unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains("insa_test_gated_total 1"));
     server.stop();
 }

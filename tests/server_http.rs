@@ -49,17 +49,30 @@ async fn round_trip() -> anyhow::Result<()> {
     assert_eq!(response.text(), text);
     assert!(text.contains(r#"insa_cache_hits_total{cache_type="orchestrator"} 1"#));
 
+    // HEAD: the headers of a GET, without the body; the body is not even
+    // encoded, so there is no Content-Length (RFC 9110 allows omitting it).
     let head = request(addr, Method::HEAD, "/metrics", &[]).await?;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
+    for name in ["content-type", "vary", "content-encoding"] {
+        assert_eq!(head.header(name), response.header(name), "{name}");
+    }
+    assert_eq!(head.header("content-length"), None);
     assert_eq!(
-        head.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
-    );
-    assert_eq!(
-        head.header("content-length"),
+        response.header("content-length"),
         Some(text.len().to_string().as_str())
     );
+    let gzip_head = request(
+        addr,
+        Method::HEAD,
+        "/metrics",
+        &[("accept-encoding", "gzip")],
+    )
+    .await?;
+    assert_eq!(gzip_head.status, 200);
+    assert!(gzip_head.body.is_empty());
+    assert_eq!(gzip_head.header("content-encoding"), Some("gzip"));
+    assert_eq!(gzip_head.header("vary"), Some("Accept-Encoding"));
 
     let gzipped = request(
         addr,
@@ -154,4 +167,24 @@ fn rejects_a_path_without_a_slash() {
         .build()
         .unwrap_err();
     assert!(matches!(error, Error::Config(_)), "{error:?}");
+}
+
+#[test]
+fn rejects_basic_auth_users_with_different_bcrypt_costs() {
+    // An unknown user is checked against a dummy hash of the one cost: with
+    // mixed costs, the time of a 401 would tell which users exist.
+    let error = MetricsServer::builder()
+        .port(0)
+        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
+        .basic_auth_user("grafana", bcrypt::hash("b", 5).unwrap())
+        .build()
+        .unwrap_err();
+    assert!(matches!(&error, Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("same bcrypt cost"), "{error}");
+    let server = MetricsServer::builder()
+        .port(0)
+        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
+        .basic_auth_user("grafana", bcrypt::hash("b", 4).unwrap())
+        .build();
+    assert!(server.is_ok(), "{server:?}");
 }

@@ -3,10 +3,12 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::{get, rss_kib};
+use support::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -50,11 +52,12 @@ async fn slow_header_clients_are_cut_off_while_others_are_served() {
     );
     let addr = server.local_addr();
 
+    // Each slow client trickles one header byte a second and reports when
+    // the server closed its connection.
     let mut slow = Vec::new();
     for _ in 0..CLIENTS {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         slow.push(tokio::spawn(async move {
-            let connected = Instant::now();
             let request = b"GET /metrics HTTP/1.1\r\nhost: x\r\nx-slow: ";
             let mut sent = 0usize;
             let mut buf = [0u8; 1024];
@@ -62,13 +65,13 @@ async fn slow_header_clients_are_cut_off_while_others_are_served() {
             loop {
                 tokio::select! {
                     read = stream.read(&mut buf) => match read {
-                        Ok(0) | Err(_) => return connected.elapsed(),
+                        Ok(0) | Err(_) => return Instant::now(),
                         Ok(_) => {} // an error response; the close follows
                     },
                     _ = tick.tick() => {
                         let byte = request.get(sent).copied().unwrap_or(b'a');
                         if stream.write_all(&[byte]).await.is_err() {
-                            return connected.elapsed();
+                            return Instant::now();
                         }
                         sent += 1;
                     }
@@ -77,27 +80,52 @@ async fn slow_header_clients_are_cut_off_while_others_are_served() {
         }));
     }
 
-    let normal = tokio::spawn(async move {
-        let mut served = 0;
-        let until = Instant::now() + header_timeout + Duration::from_secs(1);
-        while Instant::now() < until {
-            let response = get(addr, "/metrics").await.expect("a normal scrape");
-            assert_eq!(response.status, 200);
-            served += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server accepts from one loop in arrival order and polls each
+    // connection (which starts its header timer) before it serves a later
+    // one: once this first normal scrape is answered, every slow client's
+    // timer runs. The bound is measured from here, so the time 200 connects
+    // take on a loaded machine cannot eat into it.
+    let first = get(addr, "/metrics").await.expect("a normal scrape");
+    assert_eq!(first.status, 200);
+    let timers_started = Instant::now();
+
+    // A normal client keeps scraping while the slow ones are connected; every
+    // scrape must succeed.
+    let all_closed = Arc::new(AtomicBool::new(false));
+    let normal = tokio::spawn({
+        let all_closed = Arc::clone(&all_closed);
+        async move {
+            let mut served = 1;
+            while !all_closed.load(Ordering::SeqCst) {
+                let response = get(addr, "/metrics").await.expect("a normal scrape");
+                assert_eq!(response.status, 200, "a normal scrape among slow clients");
+                served += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            served
         }
-        served
     });
 
     let bound = header_timeout + Duration::from_secs(1);
+    let mut latest = Duration::ZERO;
     for client in slow {
-        let lasted = tokio::time::timeout(bound + Duration::from_secs(2), client)
+        // Generous: a client never cut off fails here, a late one below.
+        let closed = tokio::time::timeout(Duration::from_secs(60), client)
             .await
             .expect("a slow client was never cut off")
             .unwrap();
-        assert!(lasted <= bound, "a slow client lasted {lasted:?}");
+        latest = latest.max(closed.saturating_duration_since(timers_started));
     }
-    assert!(normal.await.unwrap() >= 10);
+    all_closed.store(true, Ordering::SeqCst);
+    assert!(
+        latest <= bound,
+        "a slow client lasted {latest:?} after the server had it"
+    );
+    let served = normal.await.unwrap();
+    assert!(
+        served >= 3,
+        "only {served} normal scrapes while slow clients were connected"
+    );
     server.stop();
 }
 
@@ -109,7 +137,7 @@ async fn send_huge_header(addr: SocketAddr, size: usize) -> Vec<u8> {
     // The server may close before it has read everything: a failed write is
     // an answer too.
     let _ = stream.write_all(&request).await;
-    tokio::time::timeout(Duration::from_secs(5), read_to_close(&mut stream))
+    tokio::time::timeout(Duration::from_secs(30), read_to_close(&mut stream))
         .await
         .expect("the server neither answered nor closed")
 }
@@ -123,23 +151,12 @@ fn assert_rejected(answer: &[u8]) {
 }
 
 #[tokio::test]
-async fn huge_headers_get_431_or_a_close_without_memory_growth() {
+async fn huge_headers_get_431_or_a_close() {
+    // Memory: see tests/server_memory.rs, a test binary of its own.
     let server = start(MetricsServer::builder());
     let addr = server.local_addr();
     assert_rejected(&send_huge_header(addr, 16 * 1024).await);
     assert_rejected(&send_huge_header(addr, 1024 * 1024).await);
-
-    let before = rss_kib().unwrap_or(0);
-    for _ in 0..32 {
-        assert_rejected(&send_huge_header(addr, 1024 * 1024).await);
-    }
-    let after = rss_kib().unwrap_or(0);
-    // 32 MiB of headers went in; the server keeps none of it (the client's own
-    // 1 MiB buffers are freed each time too).
-    assert!(
-        after.saturating_sub(before) < 16 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
     assert_eq!(get(addr, "/metrics").await.unwrap().status, 200);
     server.stop();
 }
@@ -154,13 +171,23 @@ async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
     for _ in 0..CAP {
         held.push(TcpStream::connect(addr).await.unwrap());
     }
-    // Let the server accept them all.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server accepts in order: once the last held connection is
+    // answered, it holds all of them.
+    let last = held.last_mut().unwrap();
+    last.write_all(b"HEAD /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = last.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK"));
 
+    // "At once": far less than the 10 s header timeout a queued connection
+    // would wait, with room for a loaded machine.
+    let at_once = Duration::from_secs(3);
     for _ in 0..10 {
         let started = Instant::now();
         let mut extra = TcpStream::connect(addr).await.unwrap();
-        let answer = tokio::time::timeout(Duration::from_secs(1), read_to_close(&mut extra))
+        let answer = tokio::time::timeout(at_once, read_to_close(&mut extra))
             .await
             .expect("an extra connection was kept waiting");
         let text = String::from_utf8_lossy(&answer);
@@ -168,7 +195,7 @@ async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
             answer.is_empty() || text.starts_with("HTTP/1.1 503"),
             "beyond the cap: {text}"
         );
-        assert!(started.elapsed() < Duration::from_millis(500));
+        assert!(started.elapsed() < at_once);
     }
 
     drop(held);
@@ -178,7 +205,7 @@ async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
             Ok(response) if response.status == 200 => break,
             other => {
                 assert!(
-                    recovered.elapsed() < Duration::from_secs(2),
+                    recovered.elapsed() < Duration::from_secs(30),
                     "no recovery: {other:?}"
                 );
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -187,7 +214,6 @@ async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
     }
     server.stop();
 }
-
 #[tokio::test]
 async fn keep_alive_serves_several_requests_on_one_connection() {
     let server = start(MetricsServer::builder());
@@ -208,8 +234,9 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
 async fn a_connection_lives_no_longer_than_its_deadline() {
     let deadline = Duration::from_secs(1);
     let server = start(MetricsServer::builder().connection_deadline(deadline));
-    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    // Before the connect: the server's clock for it starts later.
     let opened = Instant::now();
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut answers = 0;
     // A keep-alive client that never stops asking.
     let closed = loop {
@@ -226,15 +253,93 @@ async fn a_connection_lives_no_longer_than_its_deadline() {
             Ok(_) => answers += 1,
         }
         assert!(
-            opened.elapsed() < deadline * 3,
+            opened.elapsed() < deadline + Duration::from_secs(10),
             "the connection outlived its deadline"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(answers >= 3, "{answers} answers");
+    assert!(answers >= 2, "{answers} answers");
     assert!(
-        closed >= deadline && closed < deadline * 2,
+        closed >= deadline && closed < deadline + Duration::from_secs(2),
         "closed after {closed:?}"
+    );
+    server.stop();
+}
+
+/// A client that asks for a large body and never reads it cannot hold its
+/// connection (and its slot) past the deadline plus the shutdown grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_cut_off_at_the_deadline() {
+    // More text than the kernel buffers on both sides hold (the client's
+    // receive buffer is made small; the server's send buffer grows at most
+    // to tcp_wmem's maximum), so the server's write blocks.
+    let registry = prometheus::Registry::new();
+    let family = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("insa_test_big", "A large family."),
+        &["value"],
+    )
+    .unwrap();
+    registry.register(Box::new(family.clone())).unwrap();
+    const VALUE_BYTES: usize = 2000;
+    let send_buffer_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    let series = ((2 * send_buffer_max + (1 << 20)) / VALUE_BYTES).max(4000);
+    for i in 0..series {
+        let value = format!("{i:0>VALUE_BYTES$}");
+        family.with_label_values(&[value.as_str()]).inc();
+    }
+    let deadline = Duration::from_secs(1);
+    let grace = Duration::from_secs(1);
+    let server = MetricsServer::builder()
+        .port(0)
+        .registry(registry)
+        .max_connections(1)
+        .connection_deadline(deadline)
+        .shutdown_timeout(grace)
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+
+    let opened = Instant::now();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut reader = socket.connect(addr).await.unwrap();
+    reader
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+
+    // It holds the only slot (accepted first), so others get 503 until the
+    // server lets go of it.
+    let released = loop {
+        match support::request(addr, hyper::Method::HEAD, "/metrics", &[]).await {
+            Ok(response) if response.status == 200 => break opened.elapsed(),
+            Ok(response) => assert_eq!(response.status, 503),
+            Err(_) => {} // refused before the request was read
+        }
+        assert!(
+            opened.elapsed() < deadline + grace + Duration::from_secs(30),
+            "a client that never reads kept its connection"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(released >= deadline, "released after {released:?}");
+    assert!(
+        released < deadline + grace + Duration::from_secs(3),
+        "released after {released:?}"
+    );
+    // The server gave up mid-body: the client gets a truncated response.
+    let received = tokio::time::timeout(Duration::from_secs(30), read_to_close(&mut reader))
+        .await
+        .expect("the connection was not closed");
+    assert!(
+        received.len() < series * VALUE_BYTES,
+        "{} bytes: the whole body was buffered",
+        received.len()
     );
     server.stop();
 }
@@ -248,72 +353,188 @@ async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
             .header_read_timeout(timeout)
             .tls(tls.join("server.pem"), tls.join("server.key")),
     );
-    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    // Before the connect: the server's clock for it starts later.
     let opened = Instant::now();
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     // Half a TLS record header, then nothing.
     stream.write_all(&[0x16, 0x03]).await.unwrap();
-    let answer = tokio::time::timeout(timeout * 3, read_to_close(&mut stream))
-        .await
-        .expect("a stalled handshake was never cut off");
+    let answer = tokio::time::timeout(
+        timeout + Duration::from_secs(30),
+        read_to_close(&mut stream),
+    )
+    .await
+    .expect("a stalled handshake was never cut off");
     assert!(answer.is_empty());
     let lasted = opened.elapsed();
-    assert!(lasted >= timeout && lasted < timeout * 2, "{lasted:?}");
+    assert!(
+        lasted >= timeout && lasted < timeout + Duration::from_secs(2),
+        "{lasted:?}"
+    );
     server.stop();
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
+async fn scrape_as(addr: SocketAddr, authorization: &str) -> support::Response {
+    support::request(
+        addr,
+        hyper::Method::GET,
+        "/metrics",
+        &[("authorization", authorization)],
+    )
+    .await
+    .expect("a scrape")
+}
+
+/// Sends `count` wrong-password scrapes at once; each must get 401, or 503
+/// with `Retry-After` when the bcrypt queue is full.
+fn flood(addr: SocketAddr, count: usize) -> Vec<tokio::task::JoinHandle<u16>> {
+    (0..count)
+        .map(|i| {
+            let wrong = basic("prometheus", &format!("guess-{i}"));
+            tokio::spawn(async move {
+                let response = scrape_as(addr, &wrong).await;
+                match response.status.as_u16() {
+                    401 => assert!(response.header("www-authenticate").is_some()),
+                    503 => assert_eq!(response.header("retry-after"), Some("1")),
+                    other => panic!("a wrong password got {other}"),
+                }
+                response.status.as_u16()
+            })
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_wrong_passwords_does_not_hold_up_a_known_client() {
-    use base64::Engine as _;
-    let basic = |password: &str| {
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{password}"));
-        format!("Basic {token}")
-    };
     let hash = bcrypt::hash("s3cret", 8).unwrap();
     let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
     let addr = server.local_addr();
-    let good = basic("s3cret");
-    let scrape = async || {
-        support::request(
-            addr,
-            hyper::Method::GET,
-            "/metrics",
-            &[("authorization", &good)],
-        )
-        .await
-        .unwrap()
-        .status
-    };
-    assert_eq!(scrape().await, 200);
+    let good = basic("prometheus", "s3cret");
+    assert_eq!(scrape_as(addr, &good).await.status, 200);
 
     let flood_started = Instant::now();
-    let flood: Vec<_> = (0..16)
-        .map(|i| {
-            let wrong = basic(&format!("guess-{i}"));
-            tokio::spawn(async move {
-                let response = support::request(
-                    addr,
-                    hyper::Method::GET,
-                    "/metrics",
-                    &[("authorization", &wrong)],
-                )
-                .await
-                .unwrap();
-                assert_eq!(response.status, 401);
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    let flood = flood(addr, 16);
     let started = Instant::now();
-    assert_eq!(scrape().await, 200);
+    assert_eq!(scrape_as(addr, &good).await.status, 200);
     let known = started.elapsed();
     for request in flood {
         request.await.unwrap();
     }
+    // The flood takes at least as many bcrypt verifications as the queue
+    // holds (the first to arrive always enter it); a remembered client waits
+    // for none.
     let flood_took = flood_started.elapsed();
+    eprintln!("remembered client: {known:?}; flood: {flood_took:?}");
     assert!(
-        known * 4 < flood_took,
+        known * 2 < flood_took,
         "a remembered client waited {known:?} behind a flood of {flood_took:?}"
     );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_passwords_cannot_queue_ahead_of_a_new_client() {
+    let hash = bcrypt::hash("s3cret", 8).unwrap();
+    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
+    let addr = server.local_addr();
+    let good = basic("prometheus", "s3cret");
+
+    // Not remembered yet (Prometheus after a restart): its request needs
+    // bcrypt, so during the flood it is verified (200) or turned away at once
+    // (503, retried at the next scrape); never a 401, never a long wait
+    // behind 32 verifications (the read timeout of a real scraper).
+    let flood = flood(addr, 32);
+    let status = scrape_as(addr, &good).await.status;
+    assert!(status == 200 || status == 503, "a new client got {status}");
+    let mut busy = 0;
+    for request in flood {
+        if request.await.unwrap() == 503 {
+            busy += 1;
+        }
+    }
+    eprintln!("{busy} of 32 wrong passwords were turned away unchecked");
+    assert_eq!(scrape_as(addr, &good).await.status, 200);
+    server.stop();
+}
+
+/// A collector whose `collect` waits until the test opens its gate.
+#[derive(Debug, Clone)]
+struct Gated {
+    counter: prometheus::IntCounter,
+    entered: Arc<AtomicBool>,
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl prometheus::core::Collector for Gated {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.counter.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.entered.store(true, Ordering::SeqCst);
+        let (open, opened) = &*self.gate;
+        let open = open.lock().unwrap();
+        // Bounded, so that a failing test leaves no thread behind for long.
+        let _open = opened
+            .wait_timeout_while(open, Duration::from_secs(60), |open| !*open)
+            .unwrap();
+        self.counter.collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_encoding_does_not_stall_the_server() {
+    let gated = Gated {
+        counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
+        entered: Arc::new(AtomicBool::new(false)),
+        gate: Arc::default(),
+    };
+    gated.counter.inc();
+    let registry = prometheus::Registry::new();
+    registry.register(Box::new(gated.clone())).unwrap();
+    let server = MetricsServer::builder()
+        .port(0)
+        .registry(registry)
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+
+    // A scrape whose encoding is stuck in `collect`.
+    let stuck = tokio::spawn(async move { get(addr, "/metrics").await.unwrap() });
+    let started = Instant::now();
+    while !gated.entered.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < Duration::from_secs(30), "never scraped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The server thread still answers: a HEAD (which encodes nothing) and a
+    // 404. Were the encoding on the server's thread, neither would come
+    // before the gate opens, and it opens only after them.
+    let head = tokio::time::timeout(
+        Duration::from_secs(30),
+        support::request(addr, hyper::Method::HEAD, "/metrics", &[]),
+    )
+    .await
+    .expect("the server stalled behind an encoding")
+    .unwrap();
+    assert_eq!(head.status, 200);
+    let other = tokio::time::timeout(Duration::from_secs(30), get(addr, "/other"))
+        .await
+        .expect("the server stalled behind an encoding")
+        .unwrap();
+    assert_eq!(other.status, 404);
+
+    let (open, opened) = &*gated.gate;
+    *open.lock().unwrap() = true;
+    opened.notify_all();
+    let response = stuck.await.unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains("insa_test_gated_total 1"));
     server.stop();
 }

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use insa_metrics::{Error, MetricsCollector, Pusher, metrics, push_metrics};
-use support::{Pushgateway, free_port};
+use support::Pushgateway;
 
 fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
     samples.iter().any(|line| {
@@ -79,17 +79,70 @@ async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
     );
 }
 
+#[tokio::test]
+async fn a_push_over_https_reaches_a_tls_gateway() {
+    let gateway = Pushgateway::start_tls().await.unwrap();
+    assert!(gateway.url().starts_with("https://"));
+    let ca = gateway.tls_ca().unwrap().to_owned();
+    let registry = prometheus::Registry::new();
+    let collector = MetricsCollector::builder()
+        .registry(registry.clone())
+        .process_metrics(false)
+        .build()
+        .unwrap();
+    collector.record_cache_hit("tls_push");
+    let pusher = Pusher::new(gateway.url(), "insa_tls_batch").registry(registry);
+
+    // Without a CA to trust, an https:// push is a configuration error.
+    let error = pusher.clone().push_async().await.unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    // A CA that did not sign the gateway's certificate: no push.
+    let wrong_ca = support::fixtures().join("tls/ca2.pem");
+    let error = pusher
+        .clone()
+        .tls_ca(wrong_ca)
+        .push_async()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Push { .. }), "{error:?}");
+    assert!(error.to_string().contains("TLS"), "{error}");
+
+    pusher.tls_ca(ca).push_async().await.unwrap();
+    let samples = gateway.samples("insa_cache_hits_total").await.unwrap();
+    assert!(
+        has_sample(
+            &samples,
+            &[r#"cache_type="tls_push""#, r#"job="insa_tls_batch""#],
+            "1"
+        ),
+        "{samples:#?}"
+    );
+}
+
 #[test]
 fn pushing_to_a_closed_port_is_an_error_within_the_timeout() {
-    let url = format!("http://127.0.0.1:{}", free_port());
+    // A port bound but not listening: connections are refused, and no other
+    // test can take it meanwhile (as it could a "free" port).
+    let closed = closed_port();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    let timeout = Duration::from_secs(10);
     let started = Instant::now();
     let error = Pusher::new(&url, "insa_batch")
-        .timeout(Duration::from_secs(2))
+        .timeout(timeout)
         .push()
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < timeout);
     assert!(matches!(error, Error::Push { .. }), "{error:?}");
     assert!(error.to_string().contains(&url), "{error}");
+    // Refused at once, not timed out.
+    assert!(error.to_string().contains("cannot connect"), "{error}");
+}
+
+/// A bound, non-listening loopback socket.
+fn closed_port() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    socket
 }
 
 #[test]
@@ -103,7 +156,7 @@ fn a_gateway_that_never_answers_times_out() {
         .unwrap_err();
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(2),
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
         "{took:?}"
     );
     assert!(error.to_string().contains("no answer within"), "{error}");
@@ -113,6 +166,7 @@ fn a_gateway_that_never_answers_times_out() {
 #[test]
 fn invalid_push_targets_are_config_errors() {
     for (url, job) in [
+        // https:// without a CA to trust (Pusher::tls_ca).
         ("https://127.0.0.1:1", "job"),
         ("127.0.0.1:1", "job"),
         ("http://127.0.0.1:1", ""),

@@ -1,5 +1,12 @@
 //! Pushing the registry to a Prometheus Pushgateway (hyper's HTTP/1.1 client).
+//!
+//! Over `http://` the metrics and any basic-auth credentials travel in
+//! cleartext (see [`Pusher::basic_auth`]); with the `tls` feature,
+//! `https://` gateways are reached over rustls, trusting the CA given to
+//! [`Pusher::tls_ca`].
 
+#[cfg(feature = "tls")]
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -20,7 +27,13 @@ pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pushes the global registry to the Pushgateway at `gateway_url`
 /// (`http://host:port`, optionally with a path prefix) under `job` and the
-/// grouping labels, replacing what that group held (HTTP `PUT`). Blocks for
+/// grouping labels, replacing what that group held (HTTP `PUT`).
+///
+/// An `http://` push is not encrypted, so use a gateway on the same host or
+/// a trusted network (or a local TLS-terminating proxy). `https://` needs the
+/// `tls` feature and a CA to trust: see [`Pusher::tls_ca`].
+///
+/// Blocks for
 /// at most [`DEFAULT_PUSH_TIMEOUT`]; works in sync code and inside a tokio
 /// runtime alike. Use [`Pusher`] for another registry, a timeout, basic auth
 /// or `POST` semantics.
@@ -66,6 +79,8 @@ pub struct Pusher {
     registry: Option<Registry>,
     basic_auth: Option<(String, String)>,
     replace: bool,
+    #[cfg(feature = "tls")]
+    tls_ca: Option<PathBuf>,
 }
 
 impl Pusher {
@@ -79,6 +94,8 @@ impl Pusher {
             registry: None,
             basic_auth: None,
             replace: true,
+            #[cfg(feature = "tls")]
+            tls_ca: None,
         }
     }
 
@@ -101,8 +118,22 @@ impl Pusher {
     }
 
     /// Authenticates to the gateway with HTTP basic auth.
+    ///
+    /// **Sent in cleartext to an `http://` gateway**: basic auth is only
+    /// base64, so anyone on the path can read the user and password. Use it
+    /// over `https://` (feature `tls`, see [`tls_ca`](Self::tls_ca)), or only
+    /// to a gateway on the same host or a trusted network.
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.basic_auth = Some((user.into(), password.into()));
+        self
+    }
+
+    /// For an `https://` gateway (feature `tls`): trusts the CA certificates
+    /// in this PEM file, and only them (there is no built-in root store), and
+    /// checks that the gateway's certificate names the URL's host.
+    #[cfg(feature = "tls")]
+    pub fn tls_ca(mut self, ca_pem: impl Into<PathBuf>) -> Self {
+        self.tls_ca = Some(ca_pem.into());
         self
     }
 
@@ -141,6 +172,7 @@ impl Pusher {
     /// As [`push_metrics`].
     pub async fn push_async(&self) -> Result<(), Error> {
         let target = Target::parse(&self.url)?;
+        let connector = self.connector(&target)?;
         let path = format!(
             "{}{}",
             target.prefix,
@@ -174,11 +206,51 @@ impl Pusher {
             })?;
             request.headers_mut().insert(AUTHORIZATION, value);
         }
-        match tokio::time::timeout(self.timeout, send(&target, request)).await {
+        match tokio::time::timeout(self.timeout, send(&target, connector, request)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(self.error(reason)),
             Err(_) => Err(self.error(format!("no answer within {:?}", self.timeout))),
         }
+    }
+
+    /// The TLS client for an `https://` target.
+    #[cfg(feature = "tls")]
+    fn connector(&self, target: &Target) -> Result<Connector, Error> {
+        if !target.https {
+            return Ok(None);
+        }
+        let Some(ca_pem) = &self.tls_ca else {
+            return Err(Error::Config(format!(
+                "Pushgateway URL {:?}: https:// needs Pusher::tls_ca (the CA to trust)",
+                self.url
+            )));
+        };
+        let tls_error =
+            |error: &dyn std::fmt::Display| Error::Tls(format!("{}: {error}", ca_pem.display()));
+        let pem = std::fs::read(ca_pem).map_err(|error| tls_error(&error))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|error| tls_error(&error))?;
+            roots.add(cert).map_err(|error| tls_error(&error))?;
+        }
+        if roots.is_empty() {
+            return Err(tls_error(&"no PEM certificate found"));
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| Error::Tls(error.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Some(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+            config,
+        ))))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn connector(&self, _target: &Target) -> Result<Connector, Error> {
+        Ok(None)
     }
 
     fn error(&self, reason: impl Into<String>) -> Error {
@@ -189,8 +261,16 @@ impl Pusher {
     }
 }
 
+/// The TLS client of an `https://` push (never any without the `tls` feature).
+#[cfg(feature = "tls")]
+type Connector = Option<tokio_rustls::TlsConnector>;
+#[cfg(not(feature = "tls"))]
+type Connector = Option<std::convert::Infallible>;
+
 /// Where to connect, and the path prefix of the gateway.
 struct Target {
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    https: bool,
     host: String,
     port: u16,
     authority: String,
@@ -202,14 +282,21 @@ impl Target {
         let uri: Uri = url
             .parse()
             .map_err(|error| Error::Config(format!("Pushgateway URL {url:?}: {error}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            #[cfg(feature = "tls")]
+            Some("https") => true,
             _ => {
                 return Err(Error::Config(format!(
-                    "Pushgateway URL {url:?}: only http:// is supported"
+                    "Pushgateway URL {url:?}: only http:// is supported{}",
+                    if cfg!(feature = "tls") {
+                        " (and https://)"
+                    } else {
+                        " (https:// needs the `tls` feature)"
+                    }
                 )));
             }
-        }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| Error::Config(format!("Pushgateway URL {url:?} has no host")))?;
@@ -223,19 +310,46 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']');
         Ok(Target {
+            https,
             host: host.to_owned(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
             authority: authority.as_str().to_owned(),
             prefix: uri.path().trim_end_matches('/').to_owned(),
         })
     }
 }
 
-async fn send(target: &Target, request: Request<Full<Bytes>>) -> Result<(), String> {
+async fn send(
+    target: &Target,
+    connector: Connector,
+    request: Request<Full<Bytes>>,
+) -> Result<(), String> {
     let stream = TcpStream::connect((target.host.as_str(), target.port))
         .await
         .map_err(|error| format!("cannot connect: {error}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    match connector {
+        None => exchange(TokioIo::new(stream), request).await,
+        #[cfg(feature = "tls")]
+        Some(connector) => {
+            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+                .map_err(|error| format!("TLS server name {:?}: {error}", target.host))?;
+            let stream = connector
+                .connect(name, stream)
+                .await
+                .map_err(|error| format!("TLS handshake: {error}"))?;
+            exchange(TokioIo::new(stream), request).await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    }
+}
+
+/// One request and its answer on a connected stream.
+async fn exchange<I>(io: I, request: Request<Full<Bytes>>) -> Result<(), String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|error| format!("HTTP handshake: {error}"))?;
     let exchange = async move {
@@ -351,7 +465,11 @@ mod tests {
         let target = Target::parse("http://[::1]/gateway").unwrap();
         assert_eq!((target.host.as_str(), target.port), ("::1", 80));
         assert_eq!(target.prefix, "/gateway");
-        assert!(Target::parse("https://example.com").is_err());
+        assert_eq!(
+            Target::parse("https://example.com").is_ok(),
+            cfg!(feature = "tls")
+        );
+        assert!(Target::parse("ftp://example.com").is_err());
         assert!(Target::parse("not a url").is_err());
         assert!(Target::parse("http://user:pass@127.0.0.1:9091").is_err());
     }

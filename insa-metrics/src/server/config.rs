@@ -133,7 +133,9 @@ impl MetricsServerBuilder {
     }
 
     /// The longest a connection lives; then it is closed once its current
-    /// response is sent (default 60 s).
+    /// response is sent (default 60 s). A client that does not read its
+    /// response gets the [`shutdown_timeout`](Self::shutdown_timeout) more
+    /// (at most 5 s), then the connection is closed anyway.
     pub fn connection_deadline(mut self, deadline: Duration) -> Self {
         self.limits.connection_deadline = deadline;
         self
@@ -148,7 +150,13 @@ impl MetricsServerBuilder {
 
     /// Requires HTTP basic auth: `user` with a password matching the bcrypt
     /// `hash` (`$2b$…`, as `htpasswd -nbB` or `bcrypt::hash` make it). Call it
-    /// once per user.
+    /// once per user; every hash must have the same bcrypt cost, so that an
+    /// unknown user (checked against a dummy hash of that cost) takes as long
+    /// as a wrong password.
+    ///
+    /// At most 4 bcrypt verifications run or wait at once; a request that
+    /// would need one more gets `503 Service Unavailable` at once, unchecked.
+    /// A remembered (already verified) password needs none.
     pub fn basic_auth_user(
         mut self,
         user: impl Into<String>,
@@ -159,7 +167,10 @@ impl MetricsServerBuilder {
     }
 
     /// Serves HTTPS with the PEM certificate chain and private key in these
-    /// files (feature `tls`).
+    /// files (feature `tls`). The files are read again when they change (at
+    /// most once a second, at a handshake), so a renewed certificate needs no
+    /// restart; a new pair that does not load or match is ignored, and the
+    /// previous one stays in service.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, cert_pem: impl Into<PathBuf>, key_pem: impl Into<PathBuf>) -> Self {
         self.tls = Some((cert_pem.into(), key_pem.into()));
@@ -179,8 +190,8 @@ impl MetricsServerBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an invalid path, hash or [`BIND_ADDRESS_ENV`]
-    /// value, [`Error::Tls`] for unreadable or invalid certificate, key or CA
+    /// [`Error::Config`] for an invalid path, hash (or hashes of different
+    /// bcrypt costs) or [`BIND_ADDRESS_ENV`] value, [`Error::Tls`] for unreadable or invalid certificate, key or CA
     /// files, and
     /// [`Error::Bind`] (naming the address) when the address is in use or not
     /// available.

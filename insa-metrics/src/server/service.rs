@@ -9,14 +9,15 @@ use flate2::write::GzEncoder;
 use http_body_util::Full;
 use hyper::header::{
     ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue,
-    VARY, WWW_AUTHENTICATE,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioTimer;
 use prometheus::Registry;
+use tokio::sync::Semaphore;
 
-use super::auth::BasicAuth;
+use super::auth::{BasicAuth, Verdict};
 use super::config::Limits;
 use crate::encoding::{TEXT_CONTENT_TYPE, encode_text};
 
@@ -27,6 +28,10 @@ pub(crate) struct Shared {
     registry: Option<Registry>,
     auth: Option<BasicAuth>,
     pub(crate) http: http1::Builder,
+    /// Encodings (and gzip) running at once: at most one per core, so that
+    /// a burst of scrapes of a large registry cannot take every core or
+    /// hold many bodies in memory at once.
+    encoders: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -41,18 +46,39 @@ impl Shared {
             .header_read_timeout(limits.header_read_timeout)
             .max_header_size(limits.max_header_bytes)
             .keep_alive(true);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Arc::new(Shared {
             path,
             registry,
             auth,
             http,
+            encoders: Arc::new(Semaphore::new(cores)),
         })
     }
 
-    fn text(&self) -> String {
-        match &self.registry {
-            Some(registry) => encode_text(registry),
-            None => crate::get_metrics_text(),
+    /// The exposition body, gzipped when asked. Encoding a large registry
+    /// takes milliseconds of CPU: it runs on tokio's blocking pool, never on
+    /// the thread that accepts and serves connections.
+    async fn body(&self, gzip: bool) -> Bytes {
+        let Ok(_encoder) = Arc::clone(&self.encoders).acquire_owned().await else {
+            return Bytes::new();
+        };
+        let registry = self.registry.clone();
+        let encode = move || {
+            let text = match &registry {
+                Some(registry) => encode_text(registry),
+                None => crate::get_metrics_text(),
+            };
+            if gzip {
+                gzip_bytes(text.as_bytes())
+            } else {
+                Bytes::from(text)
+            }
+        };
+        match tokio::task::spawn_blocking(encode).await {
+            Ok(body) => body,
+            // The encoding panicked (a collector did): answer what we can.
+            Err(_) => Bytes::new(),
         }
     }
 }
@@ -60,13 +86,23 @@ impl Shared {
 /// The response to one request.
 pub(crate) async fn respond<B>(shared: Arc<Shared>, request: Request<B>) -> Response<Full<Bytes>> {
     if let Some(auth) = &shared.auth {
-        if !auth.allows(request.headers()).await {
-            let mut response = empty(StatusCode::UNAUTHORIZED);
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"insa-metrics\", charset=\"UTF-8\""),
-            );
-            return response;
+        match auth.check(request.headers()).await {
+            Verdict::Allowed => {}
+            Verdict::Denied => {
+                let mut response = empty(StatusCode::UNAUTHORIZED);
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"insa-metrics\", charset=\"UTF-8\""),
+                );
+                return response;
+            }
+            Verdict::Busy => {
+                let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                return response;
+            }
         }
     }
     if request.uri().path() != shared.path {
@@ -83,19 +119,24 @@ pub(crate) async fn respond<B>(shared: Arc<Shared>, request: Request<B>) -> Resp
             return response;
         }
     };
-    let text = shared.text();
     let gzip = accepts_gzip(request.headers());
-    let body = if gzip {
-        gzip_bytes(text.as_bytes())
+    // A HEAD gets the headers of a GET without paying for the body: no
+    // encoding, no gzip, and so no Content-Length (RFC 9110 §9.3.2 lets a
+    // HEAD omit what only generating the content would tell).
+    let mut response = if head {
+        Response::new(Full::new(Bytes::new()))
     } else {
-        Bytes::from(text)
+        let body = shared.body(gzip).await;
+        let length = body.len();
+        let mut response = Response::new(Full::new(body));
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        response
     };
-    let length = body.len();
-    let mut response = Response::new(Full::new(if head { Bytes::new() } else { body }));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     if gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }

@@ -63,7 +63,8 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy -p insa-metrics --all-targets --no-default-features -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace --all-features
+# Bounded: a test that hangs fails the run instead of holding it for hours.
+timeout --kill-after=30s 40m cargo test --workspace --all-features
 
 step "cargo doc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -148,8 +149,21 @@ pub async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> anyhow::Result<Response> {
-    let stream = TcpStream::connect(addr).await?;
-    exchange(TokioIo::new(stream), addr, method, path, headers).await
+    bounded(async {
+        let stream = TcpStream::connect(addr).await?;
+        exchange(TokioIo::new(stream), addr, method, path, headers).await
+    })
+    .await
+}
+
+/// How long one test request may take before it is an error: a server that
+/// never answers fails the test that asked, instead of hanging the suite.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn bounded<T>(request: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(REQUEST_TIMEOUT, request)
+        .await
+        .map_err(|_| anyhow::anyhow!("no response within {REQUEST_TIMEOUT:?}"))?
 }
 
 /// `GET path` on a new plain connection.
@@ -201,9 +215,12 @@ pub async fn request_mtls(
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())?;
-    let stream = TcpStream::connect(addr).await?;
-    let stream = connector.connect(name, stream).await?;
-    exchange(TokioIo::new(stream), addr, method, path, headers).await
+    bounded(async {
+        let stream = TcpStream::connect(addr).await?;
+        let stream = connector.connect(name, stream).await?;
+        exchange(TokioIo::new(stream), addr, method, path, headers).await
+    })
+    .await
 }
 
 async fn exchange<I>(

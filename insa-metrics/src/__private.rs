@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::cardinality::Admission;
-pub use crate::guards::MessageGuard;
 use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles, unfinished};
 use crate::labels::LabelValue;
 use crate::metrics;
@@ -79,6 +78,12 @@ impl DatabaseSite {
 pub trait Record: Sync + 'static {
     /// Records one call that ended with `outcome` after `elapsed`.
     fn record(&self, outcome: Outcome, elapsed: Duration);
+
+    /// Records a call dropped without an outcome: a panic or a cancellation.
+    #[inline]
+    fn record_unfinished(&self, elapsed: Duration) {
+        self.record(unfinished(), elapsed);
+    }
 }
 
 impl Record for RequestHandles {
@@ -95,6 +100,20 @@ impl Record for DatabaseHandles<'static> {
     }
 }
 
+impl Record for MessageHandles {
+    #[inline]
+    fn record(&self, _: Outcome, elapsed: Duration) {
+        self.observe(elapsed);
+    }
+
+    /// The duration is observed whatever the outcome: no need to ask
+    /// whether a panic is unwinding.
+    #[inline]
+    fn record_unfinished(&self, elapsed: Duration) {
+        self.observe(elapsed);
+    }
+}
+
 /// One call through a site, recorded exactly once: by [`end`](Call::end)
 /// with its outcome, or on drop as a panic or a cancellation. The macros'
 /// lean form of the public guards: a reference and a time.
@@ -107,8 +126,11 @@ pub struct Call<H: Record> {
 pub type RequestCall = Call<RequestHandles>;
 /// An operation through a [`DatabaseSite`].
 pub type DatabaseCall = Call<DatabaseHandles<'static>>;
+/// A message processed through a [`MessageSite`].
+pub type MessageCall = Call<MessageHandles>;
 
 impl<H: Record> Call<H> {
+    #[inline]
     fn new(handles: &'static H) -> Self {
         Call {
             handles,
@@ -125,8 +147,9 @@ impl<H: Record> Call<H> {
 }
 
 impl<H: Record> Drop for Call<H> {
+    #[inline]
     fn drop(&mut self) {
-        self.handles.record(unfinished(), self.start.elapsed());
+        self.handles.record_unfinished(self.start.elapsed());
     }
 }
 
@@ -147,12 +170,10 @@ impl MessageSite {
 
     /// Starts processing one message.
     #[inline]
-    pub fn start(&'static self) -> MessageGuard<'static> {
-        self.handles
-            .get_or_init(|| {
-                metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
-            })
-            .start()
+    pub fn start(&'static self) -> MessageCall {
+        Call::new(self.handles.get_or_init(|| {
+            metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
+        }))
     }
 }
 

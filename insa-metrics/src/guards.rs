@@ -251,6 +251,12 @@ pub struct MessageHandles {
 }
 
 impl MessageHandles {
+    /// Observes one processing duration.
+    #[inline]
+    pub(crate) fn observe(&self, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+    }
+
     pub(crate) fn new(duration: Histogram) -> Self {
         MessageHandles { duration }
     }

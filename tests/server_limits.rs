@@ -7,18 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
+use insa_metrics::{MetricsServer, MetricsServerBuilder, ServerHandle};
 use support::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn start(builder: MetricsServerBuilder) -> ServerHandle {
-    let registry = prometheus::Registry::new();
-    let collector = MetricsCollector::builder()
-        .registry(registry.clone())
-        .process_metrics(false)
-        .build()
-        .unwrap();
+    let (registry, collector) = support::own_collector();
     collector.record_cache_hit("orchestrator");
     builder
         .port(0)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use insa_metrics::{MetricsCollector, MetricsServer};
+use insa_metrics::MetricsServer;
 use support::{get, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -62,12 +62,7 @@ fn assert_rejected(answer: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_huge_headers_get_431_or_a_close_without_memory_growth() {
-    let registry = prometheus::Registry::new();
-    let collector = MetricsCollector::builder()
-        .registry(registry.clone())
-        .process_metrics(false)
-        .build()
-        .unwrap();
+    let (registry, collector) = support::own_collector();
     collector.record_cache_hit("orchestrator");
     let server = MetricsServer::builder()
         .port(0)

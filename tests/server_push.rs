@@ -6,7 +6,7 @@ mod support;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use insa_metrics::{Error, MetricsCollector, Pusher, metrics, push_metrics};
+use insa_metrics::{Error, Pusher, metrics, push_metrics};
 use support::Pushgateway;
 
 fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
@@ -38,12 +38,7 @@ async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
     );
 
     // Another registry, values that need escaping, from async code.
-    let registry = prometheus::Registry::new();
-    let collector = MetricsCollector::builder()
-        .registry(registry.clone())
-        .process_metrics(false)
-        .build()
-        .unwrap();
+    let (registry, collector) = support::own_collector();
     collector.record_cache_miss("crm");
     let pusher = Pusher::new(gateway.url(), "insa import/nightly")
         .grouping("path", "/var/lib/import")
@@ -84,12 +79,7 @@ async fn a_push_over_https_reaches_a_tls_gateway() {
     let gateway = Pushgateway::start_tls().await.unwrap();
     assert!(gateway.url().starts_with("https://"));
     let ca = gateway.tls_ca().unwrap().to_owned();
-    let registry = prometheus::Registry::new();
-    let collector = MetricsCollector::builder()
-        .registry(registry.clone())
-        .process_metrics(false)
-        .build()
-        .unwrap();
+    let (registry, collector) = support::own_collector();
     collector.record_cache_hit("tls_push");
     let pusher = Pusher::new(gateway.url(), "insa_tls_batch").registry(registry);
 

@@ -156,6 +156,17 @@ pub async fn request(
     .await
 }
 
+/// A collector on a registry of its own (no process metrics), and that
+/// registry, for a server or a push that must not see other tests' series.
+pub fn own_collector() -> (prometheus::Registry, insa_metrics::MetricsCollector) {
+    let registry = prometheus::Registry::new();
+    let collector = insa_metrics::MetricsCollector::builder()
+        .registry(registry.clone())
+        .build()
+        .expect("a new registry accepts the catalogue");
+    (registry, collector)
+}
+
 /// How long one test request may take before it is an error: a server that
 /// never answers fails the test that asked, instead of hanging the suite.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);

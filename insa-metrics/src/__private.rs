@@ -2,7 +2,6 @@
 //! changes with the macros, which are pinned to this exact version.
 #![allow(missing_debug_implementations)]
 
-use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -141,8 +140,9 @@ impl<H: Record> Call<H> {
     /// Records the call with its outcome.
     #[inline]
     pub fn end(self, outcome: Outcome) {
-        let call = ManuallyDrop::new(self);
-        call.handles.record(outcome, call.start.elapsed());
+        self.handles.record(outcome, self.start.elapsed());
+        // Recorded: the drop must not record it again.
+        std::mem::forget(self);
     }
 }
 

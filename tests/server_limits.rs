@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use insa_metrics::{MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::get;
+use support::{assert_rejected, get, read_to_close};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -22,18 +22,6 @@ fn start(builder: MetricsServerBuilder) -> ServerHandle {
         .unwrap()
         .start()
         .unwrap()
-}
-
-/// Reads until the server closes the connection; the bytes it sent.
-async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
-    let mut received = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return received,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,14 +123,6 @@ async fn send_huge_header(addr: SocketAddr, size: usize) -> Vec<u8> {
     tokio::time::timeout(Duration::from_secs(30), read_to_close(&mut stream))
         .await
         .expect("the server neither answered nor closed")
-}
-
-fn assert_rejected(answer: &[u8]) {
-    let text = String::from_utf8_lossy(answer);
-    assert!(
-        answer.is_empty() || text.starts_with("HTTP/1.1 431"),
-        "a huge header got: {text}"
-    );
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use insa_metrics::MetricsServer;
-use support::{get, rss_kib};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{assert_rejected, get, rss_kib};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const SENDERS: usize = 100;
@@ -37,27 +37,9 @@ async fn send_huge_header(addr: SocketAddr) -> Vec<u8> {
     if sent {
         let _ = stream.write_all(b"\r\n\r\n").await;
     }
-    let read = async {
-        let mut received = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return received,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
+    tokio::time::timeout(Duration::from_secs(60), support::read_to_close(&mut stream))
         .await
         .expect("the server neither answered nor closed")
-}
-
-fn assert_rejected(answer: &[u8]) {
-    let text = String::from_utf8_lossy(answer);
-    assert!(
-        answer.is_empty() || text.starts_with("HTTP/1.1 431"),
-        "a huge header got: {text}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -167,6 +167,28 @@ pub fn own_collector() -> (prometheus::Registry, insa_metrics::MetricsCollector)
     (registry, collector)
 }
 
+/// Everything the peer sends until it closes (or resets) the connection.
+pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A huge header was answered with 431 or a plain close.
+pub fn assert_rejected(answer: &[u8]) {
+    let text = String::from_utf8_lossy(answer);
+    assert!(
+        answer.is_empty() || text.starts_with("HTTP/1.1 431"),
+        "a huge header got: {text}"
+    );
+}
+
 /// How long one test request may take before it is an error: a server that
 /// never answers fails the test that asked, instead of hanging the suite.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);

@@ -172,7 +172,7 @@ pub const DEALS: u64 = 400;
 /// Whether the deal was deleted (a sizing for it fails with a foreign key error).
 #[must_use]
 pub fn is_deleted_deal(deal_id: u64) -> bool {
-    deal_id % 29 == 0
+    deal_id.is_multiple_of(29)
 }
 
 impl Database {

@@ -33,7 +33,7 @@ impl SizingTask {
         #[allow(clippy::cast_precision_loss)] // small values
         let (area, kwh, bytes) = (
             20.0 + (h % 120) as f64,
-            if h % 31 == 0 {
+            if h.is_multiple_of(31) {
                 0.0
             } else {
                 2_500.0 + (h % 9_000) as f64

@@ -275,3 +275,28 @@ fn native_async_trait_methods_and_borrowed_returns() {
     assert_eq!(statuses("async_native_trait"), [1.0, 0.0, 0.0, 0.0]);
     assert_eq!(statuses("async_borrowed_return"), [1.0, 1.0, 0.0, 0.0]);
 }
+
+async fn bare_with_buffer(buffer: [u8; 256]) -> usize {
+    tokio::task::yield_now().await;
+    buffer.len()
+}
+
+#[track_request_metrics("async_future_size")]
+async fn tracked_with_buffer(buffer: [u8; 256]) -> usize {
+    tokio::task::yield_now().await;
+    buffer.len()
+}
+
+#[test]
+fn an_instrumented_future_is_the_bare_one_plus_the_guard() {
+    // The body's inner `async move` takes the arguments over: they are not
+    // stored once more. What is added is the guard (a reference and a
+    // clock reading) and the state of the outer future.
+    let bare = size_of_val(&bare_with_buffer([0; 256]));
+    let tracked = size_of_val(&tracked_with_buffer([0; 256]));
+    let guard = size_of::<insa_metrics::__private::RequestCall>();
+    assert!(
+        tracked <= bare + 2 * guard,
+        "bare future {bare} bytes, instrumented {tracked} bytes"
+    );
+}

@@ -36,7 +36,7 @@ static ALLOC: CountingAlloc = CountingAlloc;
 
 #[track_request_metrics("no_alloc_agent")]
 fn request(n: u64) -> Result<u64, io::Error> {
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         return Err(io::Error::from(io::ErrorKind::TimedOut));
     }
     Ok(n * 2)
@@ -44,7 +44,7 @@ fn request(n: u64) -> Result<u64, io::Error> {
 
 #[track_request_metrics("no_alloc_async_agent")]
 async fn request_async(n: u64) -> Result<u64, io::Error> {
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
     Ok(n + 1)

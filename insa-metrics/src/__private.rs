@@ -3,9 +3,9 @@
 #![allow(missing_debug_implementations)]
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use crate::cardinality::Admission;
+pub use crate::clock::Tick;
 use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles, unfinished};
 use crate::labels::LabelValue;
 use crate::metrics;
@@ -34,12 +34,27 @@ impl RequestSite {
     /// calls only read them.
     #[inline]
     pub fn start(&'static self) -> RequestCall {
-        let handles = self.handles.get_or_init(|| {
+        Call::new(resolved(&self.handles, || {
             metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
-        });
-        handles.enter();
-        Call::new(handles)
+        }))
     }
+}
+
+/// The handles in `cell`, resolved by `resolve` on the first call. Later
+/// calls only check that they are there: a load and a branch.
+#[inline]
+fn resolved<H>(cell: &'static OnceLock<H>, resolve: impl FnOnce() -> H) -> &'static H {
+    match cell.get() {
+        Some(handles) => handles,
+        None => resolve_cold(cell, resolve),
+    }
+}
+
+/// The first call of a site, out of line so the hot path stays short.
+#[cold]
+#[inline(never)]
+fn resolve_cold<H>(cell: &'static OnceLock<H>, resolve: impl FnOnce() -> H) -> &'static H {
+    cell.get_or_init(resolve)
 }
 
 /// The `static` behind one `#[track_database_operation]` call site.
@@ -62,54 +77,71 @@ impl DatabaseSite {
     /// Starts one operation.
     #[inline]
     pub fn start(&'static self) -> DatabaseCall {
-        let handles = self.handles.get_or_init(|| {
+        Call::new(resolved(&self.handles, || {
             metrics().database_handles_with(
                 self.operation.as_label(),
                 self.table.as_label(),
                 Admission::Reserved,
             )
-        });
-        Call::new(handles)
+        }))
     }
 }
 
 /// What a [`Call`] records into when it ends.
 pub trait Record: Sync + 'static {
-    /// Records one call that ended with `outcome` after `elapsed`.
-    fn record(&self, outcome: Outcome, elapsed: Duration);
+    /// Starts one call: reads the clock (and counts a request in flight).
+    fn begin(&self) -> Tick;
+
+    /// Records one call that started at `start` and ended with `outcome`.
+    fn record(&self, outcome: Outcome, start: Tick);
 
     /// Records a call dropped without an outcome: a panic or a cancellation.
     #[inline]
-    fn record_unfinished(&self, elapsed: Duration) {
-        self.record(unfinished(), elapsed);
+    fn record_unfinished(&self, start: Tick) {
+        self.record(unfinished(), start);
     }
 }
 
 impl Record for RequestHandles {
     #[inline]
-    fn record(&self, outcome: Outcome, elapsed: Duration) {
-        RequestHandles::record(self, outcome, elapsed);
+    fn begin(&self) -> Tick {
+        self.enter()
+    }
+
+    #[inline]
+    fn record(&self, outcome: Outcome, start: Tick) {
+        RequestHandles::record(self, outcome, start);
     }
 }
 
 impl Record for DatabaseHandles<'static> {
     #[inline]
-    fn record(&self, outcome: Outcome, elapsed: Duration) {
-        DatabaseHandles::record(self, outcome, elapsed);
+    fn begin(&self) -> Tick {
+        self.now()
+    }
+
+    #[inline]
+    fn record(&self, outcome: Outcome, start: Tick) {
+        DatabaseHandles::record(self, outcome, start);
     }
 }
 
 impl Record for MessageHandles {
     #[inline]
-    fn record(&self, _: Outcome, elapsed: Duration) {
-        self.observe(elapsed);
+    fn begin(&self) -> Tick {
+        self.now()
+    }
+
+    #[inline]
+    fn record(&self, _: Outcome, start: Tick) {
+        self.observe_since(start);
     }
 
     /// The duration is observed whatever the outcome: no need to ask
     /// whether a panic is unwinding.
     #[inline]
-    fn record_unfinished(&self, elapsed: Duration) {
-        self.observe(elapsed);
+    fn record_unfinished(&self, start: Tick) {
+        self.observe_since(start);
     }
 }
 
@@ -118,7 +150,7 @@ impl Record for MessageHandles {
 /// lean form of the public guards: a reference and a time.
 pub struct Call<H: Record> {
     handles: &'static H,
-    start: Instant,
+    start: Tick,
 }
 
 /// A call through a [`RequestSite`].
@@ -132,15 +164,15 @@ impl<H: Record> Call<H> {
     #[inline]
     fn new(handles: &'static H) -> Self {
         Call {
+            start: handles.begin(),
             handles,
-            start: Instant::now(),
         }
     }
 
     /// Records the call with its outcome.
     #[inline]
     pub fn end(self, outcome: Outcome) {
-        self.handles.record(outcome, self.start.elapsed());
+        self.handles.record(outcome, self.start);
         // Recorded: the drop must not record it again.
         std::mem::forget(self);
     }
@@ -149,7 +181,7 @@ impl<H: Record> Call<H> {
 impl<H: Record> Drop for Call<H> {
     #[inline]
     fn drop(&mut self) {
-        self.handles.record_unfinished(self.start.elapsed());
+        self.handles.record_unfinished(self.start);
     }
 }
 
@@ -171,7 +203,7 @@ impl MessageSite {
     /// Starts processing one message.
     #[inline]
     pub fn start(&'static self) -> MessageCall {
-        Call::new(self.handles.get_or_init(|| {
+        Call::new(resolved(&self.handles, || {
             metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
         }))
     }

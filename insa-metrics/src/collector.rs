@@ -14,6 +14,7 @@ use prometheus::{
 use crate::Error;
 use crate::cardinality::{Admission, DEFAULT_CARDINALITY_LIMIT, Family};
 use crate::catalogue::{self as cat, FamilySpec};
+use crate::clock::Clock;
 use crate::guards::{
     DatabaseGuard, DatabaseHandles, MessageGuard, MessageHandles, RequestGuard, RequestHandles,
 };
@@ -77,6 +78,7 @@ pub struct MetricsCollector {
     system_info: Family<IntGaugeVec>,
     system_info_lock: Mutex<()>,
     cardinality_limit: usize,
+    clock: Clock,
 }
 
 impl fmt::Debug for MetricsCollector {
@@ -206,6 +208,7 @@ impl CollectorBuilder {
             session_duration,
             system_info_lock: Mutex::new(()),
             cardinality_limit: limit,
+            clock: Clock::new(),
             registry: registry.clone(),
         };
         collectors.push(Pending::of(
@@ -390,6 +393,7 @@ impl MetricsCollector {
             by_status,
             self.request_duration.get_with(&[agent], admission),
             self.worker_active.get_with(&[agent], admission),
+            self.clock.clone(),
         )
     }
 
@@ -461,7 +465,10 @@ impl MetricsCollector {
     }
 
     pub(crate) fn message_handles_with(&self, agent: &str, admission: Admission) -> MessageHandles {
-        MessageHandles::new(self.bus_processing.get_with(&[agent], admission))
+        MessageHandles::new(
+            self.bus_processing.get_with(&[agent], admission),
+            self.clock.clone(),
+        )
     }
 
     /// Starts timing the processing of one message (the scoped form of
@@ -615,6 +622,7 @@ impl MetricsCollector {
             self.db_duration.get_with(&[operation, table], admission),
             &self.db_errors,
             operation,
+            self.clock.clone(),
         )
     }
 

@@ -2,26 +2,27 @@
 //! processed, timed from creation and recorded exactly once, on `Drop`.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
 
 use crate::cardinality::Family;
+use crate::clock::{Clock, Tick};
 use crate::labels::RequestStatus;
 use crate::outcome::{ClassifyError, Outcome};
 
 /// The start time and the outcome, once known.
 #[derive(Debug)]
 struct Span {
-    start: Instant,
+    start: Tick,
     outcome: Option<Outcome>,
 }
 
 impl Span {
     #[inline]
-    fn start() -> Self {
+    fn start(clock: &Clock) -> Self {
         Span {
-            start: Instant::now(),
+            start: clock.now(),
             outcome: None,
         }
     }
@@ -29,9 +30,8 @@ impl Span {
     /// The outcome set, or what dropping without one means: a panic while
     /// unwinding, a cancellation otherwise.
     #[inline]
-    fn end(&mut self) -> (Outcome, Duration) {
-        let outcome = self.outcome.take().unwrap_or_else(unfinished);
-        (outcome, self.start.elapsed())
+    fn take_outcome(&mut self) -> Outcome {
+        self.outcome.take().unwrap_or_else(unfinished)
     }
 }
 
@@ -77,7 +77,7 @@ macro_rules! outcome_setters {
         /// Time since the guard was created.
         #[must_use]
         pub fn elapsed(&self) -> Duration {
-            self.span.start.elapsed()
+            self.handles.clock.since(self.span.start)
         }
     };
 }
@@ -88,6 +88,7 @@ pub struct RequestHandles {
     by_status: [IntCounter; 4],
     duration: Histogram,
     in_flight: IntGauge,
+    clock: Clock,
 }
 
 impl RequestHandles {
@@ -95,11 +96,13 @@ impl RequestHandles {
         by_status: [IntCounter; 4],
         duration: Histogram,
         in_flight: IntGauge,
+        clock: Clock,
     ) -> Self {
         RequestHandles {
             by_status,
             duration,
             in_flight,
+            clock,
         }
     }
 
@@ -108,15 +111,17 @@ impl RequestHandles {
         RequestGuard::new(Cow::Borrowed(self))
     }
 
-    /// Counts a request in flight, until [`record`](Self::record).
+    /// Counts a request in flight, until [`record`](Self::record), and
+    /// reads the clock it started at.
     #[inline]
-    pub(crate) fn enter(&self) {
+    pub(crate) fn enter(&self) -> Tick {
         self.in_flight.inc();
+        self.clock.now()
     }
 
     #[inline]
-    pub(crate) fn record(&self, outcome: Outcome, elapsed: Duration) {
-        self.duration.observe(elapsed.as_secs_f64());
+    pub(crate) fn record(&self, outcome: Outcome, start: Tick) {
+        self.duration.observe(self.clock.seconds_since(start));
         self.by_status[status_index(outcome.status())].inc();
         self.in_flight.dec();
     }
@@ -149,10 +154,13 @@ pub struct RequestGuard<'a> {
 
 impl<'a> RequestGuard<'a> {
     pub(crate) fn new(handles: Cow<'a, RequestHandles>) -> Self {
-        handles.enter();
+        let start = handles.enter();
         RequestGuard {
             handles,
-            span: Span::start(),
+            span: Span {
+                start,
+                outcome: None,
+            },
         }
     }
 
@@ -161,8 +169,8 @@ impl<'a> RequestGuard<'a> {
 
 impl Drop for RequestGuard<'_> {
     fn drop(&mut self) {
-        let (outcome, elapsed) = self.span.end();
-        self.handles.record(outcome, elapsed);
+        let outcome = self.span.take_outcome();
+        self.handles.record(outcome, self.span.start);
     }
 }
 
@@ -173,6 +181,7 @@ pub struct DatabaseHandles<'c> {
     duration: Histogram,
     errors: &'c Family<IntCounterVec>,
     operation: Box<str>,
+    clock: Clock,
 }
 
 impl<'c> DatabaseHandles<'c> {
@@ -181,12 +190,14 @@ impl<'c> DatabaseHandles<'c> {
         duration: Histogram,
         errors: &'c Family<IntCounterVec>,
         operation: &str,
+        clock: Clock,
     ) -> Self {
         DatabaseHandles {
             operations,
             duration,
             errors,
             operation: operation.into(),
+            clock,
         }
     }
 
@@ -194,13 +205,19 @@ impl<'c> DatabaseHandles<'c> {
     pub fn start(&self) -> DatabaseGuard<'_, 'c> {
         DatabaseGuard {
             handles: Cow::Borrowed(self),
-            span: Span::start(),
+            span: Span::start(&self.clock),
         }
     }
 
+    /// Reads the clock an operation starts at.
     #[inline]
-    pub(crate) fn record(&self, outcome: Outcome, elapsed: Duration) {
-        self.duration.observe(elapsed.as_secs_f64());
+    pub(crate) fn now(&self) -> Tick {
+        self.clock.now()
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, outcome: Outcome, start: Tick) {
+        self.duration.observe(self.clock.seconds_since(start));
         self.operations.inc();
         if let Some(error_type) = outcome.error_type() {
             self.record_error(error_type);
@@ -229,8 +246,8 @@ pub struct DatabaseGuard<'a, 'c> {
 impl<'a, 'c> DatabaseGuard<'a, 'c> {
     pub(crate) fn owned(handles: DatabaseHandles<'c>) -> Self {
         DatabaseGuard {
+            span: Span::start(&handles.clock),
             handles: Cow::Owned(handles),
-            span: Span::start(),
         }
     }
 
@@ -239,8 +256,8 @@ impl<'a, 'c> DatabaseGuard<'a, 'c> {
 
 impl Drop for DatabaseGuard<'_, '_> {
     fn drop(&mut self) {
-        let (outcome, elapsed) = self.span.end();
-        self.handles.record(outcome, elapsed);
+        let outcome = self.span.take_outcome();
+        self.handles.record(outcome, self.span.start);
     }
 }
 
@@ -248,17 +265,24 @@ impl Drop for DatabaseGuard<'_, '_> {
 #[derive(Debug, Clone)]
 pub struct MessageHandles {
     duration: Histogram,
+    clock: Clock,
 }
 
 impl MessageHandles {
-    /// Observes one processing duration.
-    #[inline]
-    pub(crate) fn observe(&self, elapsed: Duration) {
-        self.duration.observe(elapsed.as_secs_f64());
+    pub(crate) fn new(duration: Histogram, clock: Clock) -> Self {
+        MessageHandles { duration, clock }
     }
 
-    pub(crate) fn new(duration: Histogram) -> Self {
-        MessageHandles { duration }
+    /// Reads the clock processing starts at.
+    #[inline]
+    pub(crate) fn now(&self) -> Tick {
+        self.clock.now()
+    }
+
+    /// Observes the processing that started at `start`.
+    #[inline]
+    pub(crate) fn observe_since(&self, start: Tick) {
+        self.duration.observe(self.clock.seconds_since(start));
     }
 
     /// Starts processing a message.
@@ -266,7 +290,7 @@ impl MessageHandles {
     pub fn start(&self) -> MessageGuard<'_> {
         MessageGuard {
             handles: Cow::Borrowed(self),
-            span: Span::start(),
+            span: Span::start(&self.clock),
         }
     }
 }
@@ -283,8 +307,8 @@ pub struct MessageGuard<'a> {
 impl MessageGuard<'_> {
     pub(crate) fn owned(handles: MessageHandles) -> Self {
         MessageGuard {
+            span: Span::start(&handles.clock),
             handles: Cow::Owned(handles),
-            span: Span::start(),
         }
     }
 
@@ -294,7 +318,6 @@ impl MessageGuard<'_> {
 impl Drop for MessageGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        let (_, elapsed) = self.span.end();
-        self.handles.duration.observe(elapsed.as_secs_f64());
+        self.handles.observe_since(self.span.start);
     }
 }

@@ -6,6 +6,7 @@
 pub mod catalogue;
 
 mod cardinality;
+mod clock;
 mod collector;
 mod encoding;
 mod error;

@@ -73,6 +73,26 @@ fn a_dropped_future_is_cancelled() {
     assert_eq!(in_flight("async_cancelled"), 0.0);
 }
 
+#[track_request_metrics("async_aborted")]
+async fn wait_for(release: tokio::sync::oneshot::Receiver<()>) {
+    release.await.ok();
+}
+
+#[test]
+fn an_aborted_task_is_cancelled() {
+    runtime().block_on(async {
+        let (_release, wait) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(wait_for(wait));
+        while in_flight("async_aborted") < 1.0 {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+    });
+    assert_eq!(statuses("async_aborted"), [0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(in_flight("async_aborted"), 0.0);
+}
+
 #[test]
 fn a_future_never_polled_records_nothing() {
     drop(slow());

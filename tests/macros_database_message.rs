@@ -30,7 +30,8 @@ fn errors(operation: &str, error_type: &str) -> f64 {
     ))
 }
 
-/// A driver error without a classification: counted under its type name.
+/// A driver error without a classification: counted under its type name, in
+/// snake_case.
 #[derive(Debug)]
 struct DbError;
 
@@ -61,7 +62,29 @@ fn operations_and_errors_by_bounded_type() {
     insert_deal(true).unwrap();
     insert_deal(false).unwrap_err();
     assert_eq!(operations("db_insert", "deals"), 2.0);
-    assert_eq!(errors("db_insert", "DbError"), 1.0);
+    assert_eq!(errors("db_insert", "db_error"), 1.0);
+}
+
+/// Through the `anyhow` feature, the io error under the context names the
+/// error type.
+#[track_database_operation("db_update", "contacts")]
+fn update_contact(kind: Option<io::ErrorKind>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    match kind {
+        Some(kind) => Err(io::Error::from(kind)).context("updating a contact"),
+        None => anyhow::bail!("no such contact"),
+    }
+}
+
+#[test]
+fn anyhow_errors_are_counted_by_their_cause() {
+    update_contact(Some(io::ErrorKind::ConnectionReset)).unwrap_err();
+    update_contact(Some(io::ErrorKind::TimedOut)).unwrap_err();
+    update_contact(None).unwrap_err();
+    assert_eq!(operations("db_update", "contacts"), 3.0);
+    assert_eq!(errors("db_update", "connection_reset"), 1.0);
+    assert_eq!(errors("db_update", "timed_out"), 1.0);
+    assert_eq!(errors("db_update", "error"), 1.0);
 }
 
 /// A driver error that names its kinds.
@@ -146,4 +169,20 @@ fn every_processed_message_is_timed() {
     assert_eq!(handle_sync("abc"), 3);
     catch_unwind(|| handle_sync("")).unwrap_err();
     assert_eq!(processed("msg_sync"), 2.0);
+}
+
+#[track_message_processing("msg_cancelled")]
+async fn handle_slowly() {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[test]
+fn a_message_dropped_mid_processing_is_timed() {
+    runtime().block_on(async {
+        let dropped = tokio::time::timeout(Duration::from_millis(20), handle_slowly()).await;
+        assert!(dropped.is_err());
+    });
+    assert_eq!(processed("msg_cancelled"), 1.0);
+    let seconds = processing_seconds("msg_cancelled");
+    assert!(seconds >= 0.019, "timed until the drop: {seconds} s");
 }

@@ -78,3 +78,78 @@ fn lint_clean_code_runs() {
     assert_eq!(worker.done(), 1);
     assert!((macro_support::requests("lints_method", "error") - 1.0).abs() < f64::EPSILON);
 }
+
+// More shapes under the same lints: borrows of `&mut self`, `impl Trait` in
+// a `Result`, a returned async block, a diverging fn, a sync message handler
+// and an `#[async_trait]` method.
+
+/// A queue of tasks.
+#[derive(Debug, Default)]
+struct Queue {
+    tasks: Vec<u32>,
+}
+
+impl Queue {
+    #[track_request_metrics("lints_mut_borrow")]
+    fn last_mut(&mut self) -> Option<&mut u32> {
+        self.tasks.last_mut()
+    }
+
+    #[track_request_metrics("lints_impl_in_result")]
+    fn drain(&mut self) -> io::Result<impl Iterator<Item = u32> + '_> {
+        if self.tasks.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(self.tasks.drain(..))
+    }
+}
+
+// The shape under test, which `async fn` would replace.
+#[allow(clippy::manual_async_fn)]
+#[track_request_metrics("lints_impl_future")]
+fn later(x: u32) -> impl Future<Output = u32> {
+    async move {
+        tokio::task::yield_now().await;
+        x
+    }
+}
+
+#[track_request_metrics("lints_never")]
+fn give_up(reason: &str) -> ! {
+    panic!("{reason}")
+}
+
+#[track_message_processing("lints_sync_message")]
+fn route(message: &str) -> usize {
+    message.len()
+}
+
+/// A worker behind a trait object.
+#[async_trait::async_trait]
+trait Process {
+    /// Processes one task.
+    async fn process(&self, task: u32) -> io::Result<u32>;
+}
+
+#[async_trait::async_trait]
+impl Process for Queue {
+    #[track_request_metrics("lints_async_trait")]
+    async fn process(&self, task: u32) -> io::Result<u32> {
+        tokio::task::yield_now().await;
+        Ok(task + u32::try_from(self.tasks.len()).unwrap_or(u32::MAX))
+    }
+}
+
+#[test]
+fn more_lint_clean_shapes_run() {
+    let mut queue = Queue::default();
+    assert!(queue.last_mut().is_none());
+    assert!(queue.drain().is_err());
+    assert_eq!(route("hi"), 2);
+    assert!(std::panic::catch_unwind(|| give_up("done")).is_err());
+    macro_support::runtime().block_on(async {
+        assert_eq!(later(3).await, 3);
+        assert_eq!(queue.process(1).await.unwrap(), 1);
+    });
+    assert!((macro_support::requests("lints_never", "error") - 1.0).abs() < f64::EPSILON);
+}

@@ -134,6 +134,18 @@ fn anyhow_alias(ok: bool) -> anyhow::Result<u8> {
     Ok(1)
 }
 
+/// With the `anyhow` feature, a timeout under a context is still a timeout.
+#[track_request_metrics("outcome_anyhow_timeout")]
+fn anyhow_timeout(timeout: bool) -> anyhow::Result<u8> {
+    use anyhow::Context as _;
+    let kind = if timeout {
+        io::ErrorKind::TimedOut
+    } else {
+        io::ErrorKind::ConnectionRefused
+    };
+    Err(io::Error::from(kind)).context("calling the CRM")
+}
+
 #[test]
 fn result_aliases_are_results() {
     own_alias(true).unwrap();
@@ -145,6 +157,9 @@ fn result_aliases_are_results() {
     anyhow_alias(true).unwrap();
     anyhow_alias(false).unwrap_err();
     assert_eq!(statuses("outcome_alias_anyhow"), [1.0, 1.0, 0.0, 0.0]);
+    anyhow_timeout(true).unwrap_err();
+    anyhow_timeout(false).unwrap_err();
+    assert_eq!(statuses("outcome_anyhow_timeout"), [0.0, 1.0, 1.0, 0.0]);
 }
 
 #[track_request_metrics("outcome_option")]

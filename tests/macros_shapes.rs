@@ -29,6 +29,20 @@ impl Agent {
         Ok(self.calls)
     }
 
+    /// `&mut self` returning a borrow of `self`.
+    #[track_request_metrics("shape_mut_borrow")]
+    fn calls_mut(&mut self) -> &mut u32 {
+        &mut self.calls
+    }
+
+    /// The same borrow inside a `Result`, with `?`.
+    #[track_request_metrics("shape_mut_borrow_result")]
+    fn first_char_mut(&mut self) -> Result<&mut str, std::io::Error> {
+        let end = self.name.chars().next().map(char::len_utf8);
+        let end = end.ok_or_else(|| std::io::Error::other("empty name"))?;
+        Ok(&mut self.name[..end])
+    }
+
     #[track_request_metrics("shape_self")]
     fn into_name(self) -> String {
         self.name
@@ -50,10 +64,15 @@ fn methods_on_every_receiver() {
     let mut agent = Agent::new("crm");
     assert_eq!(agent.name(), "crm");
     assert_eq!(agent.bump().unwrap(), 1);
-    assert_eq!(agent.into_name(), "crm");
+    *agent.calls_mut() += 1;
+    assert_eq!(agent.bump().unwrap(), 3);
+    agent.first_char_mut().unwrap().make_ascii_uppercase();
+    assert_eq!(agent.into_name(), "Crm");
+    assert_eq!(requests("shape_mut_self", "success"), 2.0);
     for label in [
         "shape_ref_self",
-        "shape_mut_self",
+        "shape_mut_borrow",
+        "shape_mut_borrow_result",
         "shape_self",
         "shape_new",
     ] {
@@ -90,10 +109,48 @@ fn labels(prefix: impl Display, n: u32) -> impl Iterator<Item = String> {
     (0..n).map(move |i| format!("{prefix}{i}"))
 }
 
+/// `impl Trait` inside a `Result`, with an error type that cannot be
+/// classified and one that can.
+#[track_request_metrics("shape_impl_in_result")]
+fn evens(n: u32) -> Result<impl Iterator<Item = u32>, String> {
+    if n == 0 {
+        return Err(String::from("nothing to count"));
+    }
+    Ok((0..n).filter(|i| i % 2 == 0))
+}
+
+#[track_request_metrics("shape_impl_in_io_result")]
+fn odds(n: u32) -> std::io::Result<impl Iterator<Item = u32>> {
+    if n == 0 {
+        Err(std::io::ErrorKind::TimedOut)?;
+    }
+    Ok((0..n).filter(|i| i % 2 == 1))
+}
+
+/// A borrow of a `&mut` argument.
+#[track_request_metrics("shape_mut_argument")]
+fn last_mut(values: &mut [u32]) -> Option<&mut u32> {
+    values.last_mut()
+}
+
 #[test]
 fn impl_trait_in_argument_and_return_position() {
     assert_eq!(labels("w", 2).collect::<Vec<_>>(), ["w0", "w1"]);
     assert_eq!(requests("shape_impl_trait", "success"), 1.0);
+    assert_eq!(evens(5).unwrap().count(), 3);
+    assert!(evens(0).is_err());
+    assert_eq!(statuses("shape_impl_in_result"), [1.0, 1.0, 0.0, 0.0]);
+    assert_eq!(odds(5).unwrap().count(), 2);
+    assert!(odds(0).is_err());
+    assert_eq!(statuses("shape_impl_in_io_result"), [1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn borrows_of_mut_arguments_are_returned() {
+    let mut values = [1, 2];
+    *last_mut(&mut values).unwrap() = 5;
+    assert_eq!(values, [1, 5]);
+    assert_eq!(requests("shape_mut_argument", "success"), 1.0);
 }
 
 #[track_request_metrics("shape_lifetimes")]

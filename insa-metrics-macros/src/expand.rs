@@ -141,14 +141,19 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
         };
     }
     let run = match body {
-        Body::Sync(block) => {
-            let ty = match output {
-                Output::Known(ty) => quote!(-> #ty),
-                Output::Never => quote!(-> !),
-                Output::Unit | Output::Unknown => quote!(),
-            };
-            quote_spanned!(span=> (move || #ty #block)())
-        }
+        // The fn's return type is the closure's, given to `run` so that
+        // `?` and coercions infer as in the fn.
+        Body::Sync(block) => match output {
+            Output::Known(ty) => {
+                quote_spanned!(span=> ::insa_metrics::__private::run::<#ty>(move || #block))
+            }
+            Output::Never => {
+                quote_spanned!(span=> ::insa_metrics::__private::run(move || -> ! #block))
+            }
+            Output::Unit | Output::Unknown => {
+                quote_spanned!(span=> ::insa_metrics::__private::run(move || #block))
+            }
+        },
         Body::Async(capture, block) => match output {
             // The async block's type is fixed up front, so that `return`s
             // of different types coerce as they do in the fn.
@@ -162,23 +167,18 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
             _ => quote_spanned!(span=> async #capture #block.await),
         },
     };
-    let allow = match body {
-        Body::Sync(_) => quote_spanned!(span=> #[allow(clippy::redundant_closure_call)]),
-        Body::Async(..) => quote!(),
-    };
     let outcome = quote_spanned!(span=> ::insa_metrics::__private::outcome!(&#result));
+
     match output {
         Output::Never => syn::parse_quote_spanned! {span=>
             {
                 let #guard = #site;
-                #allow
                 #run
             }
         },
         Output::Unit => syn::parse_quote_spanned! {span=>
             {
                 let #guard = #site;
-                #allow
                 #run;
                 #guard.end(::insa_metrics::__private::Outcome::Success);
             }
@@ -186,7 +186,6 @@ fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) ->
         Output::Known(_) | Output::Unknown => syn::parse_quote_spanned! {span=>
             {
                 let #guard = #site;
-                #allow
                 let #result = #run;
                 #guard.end(#outcome);
                 #result

@@ -110,3 +110,21 @@ fn expansions_match_the_snapshots() {
         stale.join("\n")
     );
 }
+
+#[test]
+fn the_readme_shows_the_sync_snapshot() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("../README.md")).expect("the workspace README");
+    let snapshot =
+        fs::read_to_string(root.join("tests/expand/sync.expanded.rs")).expect("the snapshot");
+    // The README's Explanation quotes the expansion without its doc comment.
+    let code: String = snapshot
+        .lines()
+        .filter(|line| !line.starts_with("///"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert!(
+        readme.contains(&code),
+        "README.md's Explanation differs from tests/expand/sync.expanded.rs:\n{code}"
+    );
+}

@@ -209,6 +209,15 @@ impl MessageSite {
     }
 }
 
+/// Runs a sync fn's body, moved into a closure so that `return` and `?` leave
+/// the body, not the fn. Taken as `FnOnce`, the closure may return borrows of
+/// the `&mut` arguments it took over, which one called in place (inferred
+/// `FnMut`) may not.
+#[inline]
+pub fn run<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// Borrows a return value for [`outcome!`](crate::__private::outcome)'s
 /// autoref dispatch.
 pub struct Wrap<'a, T: ?Sized>(pub &'a T);

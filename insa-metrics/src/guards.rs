@@ -9,7 +9,7 @@ use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
 use crate::cardinality::Family;
 use crate::clock::{Clock, Tick};
 use crate::labels::RequestStatus;
-use crate::outcome::{ClassifyError, Outcome};
+use crate::outcome::{ClassifyError, Outcome, SNAKE_CASE_BUFFER, snake_case};
 
 /// The start time and the outcome, once known.
 #[derive(Debug)]
@@ -228,6 +228,8 @@ impl<'c> DatabaseHandles<'c> {
     #[cold]
     #[inline(never)]
     fn record_error(&self, error_type: &str) {
+        let mut buffer = [0; SNAKE_CASE_BUFFER];
+        let error_type = snake_case(error_type, &mut buffer);
         self.errors.get(&[&self.operation, error_type]).inc();
     }
 }

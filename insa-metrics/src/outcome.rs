@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 use std::io;
 
+use crate::cardinality::MAX_LABEL_VALUE_BYTES;
 use crate::labels::RequestStatus;
 
 /// How an instrumented call ended.
@@ -51,8 +52,9 @@ impl Outcome {
         }
     }
 
-    /// The `error_type` label this outcome counts under in
-    /// `insa_database_errors_total`, or `None` when it is not an error.
+    /// The error type this outcome counts under in
+    /// `insa_database_errors_total`, or `None` when it is not an error. The
+    /// label value is its snake_case form: `DbError` counts as `db_error`.
     #[must_use]
     pub const fn error_type(self) -> Option<&'static str> {
         match self {
@@ -95,7 +97,8 @@ pub trait ClassifyError {
     }
 
     /// A low-cardinality name for the error, the `error_type` label of
-    /// `insa_database_errors_total`. The type's name unless overridden.
+    /// `insa_database_errors_total` (in snake_case: `DbError` is counted as
+    /// `db_error`). The type's name unless overridden.
     fn error_type(&self) -> &'static str {
         short_type_name::<Self>()
     }
@@ -153,6 +156,19 @@ classify_boxed!(
     dyn StdError + Send + Sync
 );
 
+/// Looks through an `anyhow::Error`'s chain of causes, as through a boxed
+/// error's: an `io::Error` or a tokio timeout in it classifies the whole.
+#[cfg(feature = "anyhow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "anyhow")))]
+impl ClassifyError for anyhow::Error {
+    fn is_timeout(&self) -> bool {
+        classify_dyn(&**self).0
+    }
+    fn error_type(&self) -> &'static str {
+        classify_dyn(&**self).1
+    }
+}
+
 /// Looks through a boxed error and its `source()` chain for the error types
 /// this crate knows.
 fn classify_dyn(error: &(dyn StdError + 'static)) -> (bool, &'static str) {
@@ -174,6 +190,42 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     let path = full.split('<').next().unwrap_or(full);
     path.rsplit("::").next().unwrap_or(path)
+}
+
+/// Room for the snake_case form of any label value that is not cut: at most
+/// one `_` per byte.
+pub(crate) const SNAKE_CASE_BUFFER: usize = 2 * MAX_LABEL_VALUE_BYTES;
+
+/// `DbError` → `db_error`, `HTTPError` → `http_error`: the form an
+/// `error_type` label value takes, written into `buffer` without allocating.
+/// A name that is already lowercase, is not ASCII or is too long to keep is
+/// returned as it is.
+pub(crate) fn snake_case<'a>(name: &'a str, buffer: &'a mut [u8; SNAKE_CASE_BUFFER]) -> &'a str {
+    let bytes = name.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_uppercase)
+        || !name.is_ascii()
+        || bytes.len() > MAX_LABEL_VALUE_BYTES
+    {
+        return name;
+    }
+    let mut len = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if byte.is_ascii_uppercase() && i > 0 {
+            let previous = bytes[i - 1];
+            let next_is_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+            let starts_word = previous.is_ascii_lowercase()
+                || previous.is_ascii_digit()
+                || (previous.is_ascii_uppercase() && next_is_lower);
+            if starts_word {
+                buffer[len] = b'_';
+                len += 1;
+            }
+        }
+        buffer[len] = byte.to_ascii_lowercase();
+        len += 1;
+    }
+    // ASCII in, ASCII out.
+    std::str::from_utf8(&buffer[..len]).unwrap_or(name)
 }
 
 /// `io::ErrorKind::ConnectionRefused` → `connection_refused`.
@@ -216,6 +268,27 @@ mod tests {
         assert_eq!(short_type_name::<io::Error>(), "Error");
     }
 
+    fn snake(name: &str) -> String {
+        snake_case(name, &mut [0; SNAKE_CASE_BUFFER]).to_owned()
+    }
+
+    #[test]
+    fn error_type_labels_are_snake_case() {
+        assert_eq!(snake("DbError"), "db_error");
+        assert_eq!(snake("Error"), "error");
+        assert_eq!(snake("HTTPError"), "http_error");
+        assert_eq!(snake("IoError2Kind"), "io_error2_kind");
+        assert_eq!(snake("timed_out"), "timed_out");
+        assert_eq!(snake("pool_Timeout"), "pool_timeout");
+        assert_eq!(snake("ÉchecFatal"), "ÉchecFatal");
+        let longest = "A".repeat(MAX_LABEL_VALUE_BYTES);
+        assert_eq!(snake(&longest), "a".repeat(MAX_LABEL_VALUE_BYTES));
+        let alternating = "aB".repeat(MAX_LABEL_VALUE_BYTES / 2);
+        assert_eq!(snake(&alternating), "a_b".repeat(MAX_LABEL_VALUE_BYTES / 2));
+        let too_long = "B".repeat(MAX_LABEL_VALUE_BYTES + 1);
+        assert_eq!(snake(&too_long), too_long);
+    }
+
     #[test]
     fn io_timeouts() {
         let timeout = io::Error::new(io::ErrorKind::TimedOut, "slow");
@@ -242,5 +315,25 @@ mod tests {
         }
         let wrapped: Box<dyn StdError> = Box::new(Wrapper(io::ErrorKind::TimedOut.into()));
         assert_eq!(Outcome::of_error(&wrapped), Outcome::Timeout("timed_out"));
+    }
+
+    #[cfg(feature = "anyhow")]
+    #[test]
+    fn anyhow_errors_are_looked_through() {
+        use anyhow::Context as _;
+
+        let timeout = Err::<(), _>(io::Error::from(io::ErrorKind::TimedOut))
+            .context("calling the CRM")
+            .unwrap_err();
+        assert_eq!(Outcome::of_error(&timeout), Outcome::Timeout("timed_out"));
+        let refused = anyhow::Error::new(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            Outcome::of_error(&refused),
+            Outcome::Error("connection_refused")
+        );
+        assert_eq!(
+            Outcome::of_error(&anyhow::anyhow!("refused")),
+            Outcome::Error("error")
+        );
     }
 }

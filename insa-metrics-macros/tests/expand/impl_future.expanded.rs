@@ -24,9 +24,8 @@ fn purge(pool: &Pool) {
         );
         __INSA_SITE.start()
     };
-    #[allow(clippy::redundant_closure_call)]
-    (move || {
+    ::insa_metrics::__private::run(move || {
         pool.execute("delete from sessions");
-    })();
+    });
     __insa_guard.end(::insa_metrics::__private::Outcome::Success);
 }

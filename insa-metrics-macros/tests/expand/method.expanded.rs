@@ -7,8 +7,9 @@ impl Users {
             );
             __INSA_SITE.start()
         };
-        #[allow(clippy::redundant_closure_call)]
-        let __insa_result = (move || -> Result<User, DbError> { self.db.get(id) })();
+        let __insa_result = ::insa_metrics::__private::run::<
+            Result<User, DbError>,
+        >(move || { self.db.get(id) });
         __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
         __insa_result
     }

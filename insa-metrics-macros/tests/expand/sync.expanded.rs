@@ -6,11 +6,12 @@ pub fn size(task: Task) -> Result<Sizing, WorkerError> {
         );
         __INSA_SITE.start()
     };
-    #[allow(clippy::redundant_closure_call)]
-    let __insa_result = (move || -> Result<Sizing, WorkerError> {
+    let __insa_result = ::insa_metrics::__private::run::<
+        Result<Sizing, WorkerError>,
+    >(move || {
         let plan = plan(&task)?;
         Ok(Sizing::from(plan))
-    })();
+    });
     __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
     __insa_result
 }

@@ -34,27 +34,49 @@ impl RequestSite {
     /// calls only read them.
     #[inline]
     pub fn start(&'static self) -> RequestCall {
-        Call::new(resolved(&self.handles, || {
-            metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
-        }))
+        Call::new(self.handles())
     }
 }
 
-/// The handles in `cell`, resolved by `resolve` on the first call. Later
-/// calls only check that they are there: a load and a branch.
-#[inline]
-fn resolved<H>(cell: &'static OnceLock<H>, resolve: impl FnOnce() -> H) -> &'static H {
-    match cell.get() {
-        Some(handles) => handles,
-        None => resolve_cold(cell, resolve),
+impl Site for RequestSite {
+    type Handles = RequestHandles;
+
+    fn cell(&self) -> &OnceLock<RequestHandles> {
+        &self.handles
+    }
+
+    fn resolve(&self) -> RequestHandles {
+        metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
+    }
+}
+
+/// A call site's `static`: its labels, and the handles they resolve to on
+/// its first call.
+trait Site: Sized + Sync + 'static {
+    type Handles: Sync + 'static;
+
+    /// Where the handles are kept once resolved.
+    fn cell(&self) -> &OnceLock<Self::Handles>;
+
+    /// Resolves the labels to handles: hashing, locking, allocating.
+    fn resolve(&self) -> Self::Handles;
+
+    /// The handles. After the first call, only a check that they are there:
+    /// a load and a branch.
+    #[inline]
+    fn handles(&'static self) -> &'static Self::Handles {
+        match self.cell().get() {
+            Some(handles) => handles,
+            None => resolve_first(self),
+        }
     }
 }
 
 /// The first call of a site, out of line so the hot path stays short.
 #[cold]
 #[inline(never)]
-fn resolve_cold<H>(cell: &'static OnceLock<H>, resolve: impl FnOnce() -> H) -> &'static H {
-    cell.get_or_init(resolve)
+fn resolve_first<S: Site>(site: &'static S) -> &'static S::Handles {
+    site.cell().get_or_init(|| site.resolve())
 }
 
 /// The `static` behind one `#[track_database_operation]` call site.
@@ -77,13 +99,23 @@ impl DatabaseSite {
     /// Starts one operation.
     #[inline]
     pub fn start(&'static self) -> DatabaseCall {
-        Call::new(resolved(&self.handles, || {
-            metrics().database_handles_with(
-                self.operation.as_label(),
-                self.table.as_label(),
-                Admission::Reserved,
-            )
-        }))
+        Call::new(self.handles())
+    }
+}
+
+impl Site for DatabaseSite {
+    type Handles = DatabaseHandles<'static>;
+
+    fn cell(&self) -> &OnceLock<DatabaseHandles<'static>> {
+        &self.handles
+    }
+
+    fn resolve(&self) -> DatabaseHandles<'static> {
+        metrics().database_handles_with(
+            self.operation.as_label(),
+            self.table.as_label(),
+            Admission::Reserved,
+        )
     }
 }
 
@@ -203,9 +235,19 @@ impl MessageSite {
     /// Starts processing one message.
     #[inline]
     pub fn start(&'static self) -> MessageCall {
-        Call::new(resolved(&self.handles, || {
-            metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
-        }))
+        Call::new(self.handles())
+    }
+}
+
+impl Site for MessageSite {
+    type Handles = MessageHandles;
+
+    fn cell(&self) -> &OnceLock<MessageHandles> {
+        &self.handles
+    }
+
+    fn resolve(&self) -> MessageHandles {
+        metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
     }
 }
 

@@ -58,9 +58,19 @@ promtool --version | head -n 1
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy -D warnings (all features, then the runtime without any)"
+step "cargo clippy -D warnings (all features, then the runtime without any, then each feature alone)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy -p insa-metrics --all-targets --no-default-features -- -D warnings
+# Every feature of the runtime on its own, so no combination breaks.
+features=$(cargo metadata --format-version 1 --no-deps | python3 -c '
+import json, sys
+for package in json.load(sys.stdin)["packages"]:
+    if package["name"] == "insa-metrics":
+        print(" ".join(f for f in package["features"] if f != "default"))')
+for feature in $features; do
+    echo "--- insa-metrics --no-default-features --features $feature"
+    cargo clippy -p insa-metrics --lib --no-default-features --features "$feature" --quiet -- -D warnings
+done
 
 step "cargo test --workspace"
 # Bounded: a test that hangs fails the run instead of holding it for hours.

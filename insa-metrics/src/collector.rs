@@ -287,7 +287,7 @@ fn register_all(registry: &Registry, pending: Vec<Pending>) -> Result<(), Error>
     Ok(())
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "process", target_os = "linux"))]
 fn process_metrics() -> Option<Pending> {
     use prometheus::process_collector::ProcessCollector;
     Some(Pending {
@@ -297,7 +297,7 @@ fn process_metrics() -> Option<Pending> {
     })
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(feature = "process", target_os = "linux")))]
 fn process_metrics() -> Option<Pending> {
     None
 }
@@ -387,6 +387,7 @@ impl MetricsCollector {
             RequestStatus::Error,
             RequestStatus::Timeout,
             RequestStatus::Cancelled,
+            RequestStatus::Rejected,
         ]
         .map(|s| self.requests.get_with(&[agent, s.as_str()], admission));
         RequestHandles::new(

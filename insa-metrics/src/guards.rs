@@ -85,7 +85,7 @@ macro_rules! outcome_setters {
 /// The series one request site records into, resolved once.
 #[derive(Debug, Clone)]
 pub struct RequestHandles {
-    by_status: [IntCounter; 4],
+    by_status: [IntCounter; RequestStatus::ALL.len()],
     duration: Histogram,
     in_flight: IntGauge,
     clock: Clock,
@@ -93,7 +93,7 @@ pub struct RequestHandles {
 
 impl RequestHandles {
     pub(crate) fn new(
-        by_status: [IntCounter; 4],
+        by_status: [IntCounter; RequestStatus::ALL.len()],
         duration: Histogram,
         in_flight: IntGauge,
         clock: Clock,
@@ -121,7 +121,10 @@ impl RequestHandles {
 
     #[inline]
     pub(crate) fn record(&self, outcome: Outcome, start: Tick) {
-        self.duration.observe(self.clock.seconds_since(start));
+        // A refused call did not run: its duration would drag the latency down.
+        if outcome != Outcome::Rejected {
+            self.duration.observe(self.clock.seconds_since(start));
+        }
         self.by_status[status_index(outcome.status())].inc();
         self.in_flight.dec();
     }
@@ -134,6 +137,7 @@ fn status_index(status: RequestStatus) -> usize {
         RequestStatus::Error => 1,
         RequestStatus::Timeout => 2,
         RequestStatus::Cancelled => 3,
+        RequestStatus::Rejected => 4,
     }
 }
 

@@ -137,6 +137,8 @@ label_enum! {
         Timeout => "timeout",
         /// The future was dropped before it completed.
         Cancelled => "cancelled",
+        /// The call was refused before it ran, e.g. by an open circuit breaker.
+        Rejected => "rejected",
     }
 }
 

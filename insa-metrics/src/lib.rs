@@ -14,7 +14,9 @@ mod global;
 mod guards;
 mod labels;
 mod outcome;
+#[cfg(feature = "push")]
 mod push;
+#[cfg(feature = "server")]
 mod server;
 mod tracked;
 
@@ -33,7 +35,11 @@ pub use guards::{
 };
 pub use labels::{AgentType, CircuitState, LabelValue, ReplayStatus, RequestStatus};
 pub use outcome::{ClassifyError, Outcome};
+#[cfg(feature = "push")]
+#[cfg_attr(docsrs, doc(cfg(feature = "push")))]
 pub use push::{DEFAULT_PUSH_TIMEOUT, Pusher, push_metrics};
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::{
     BIND_ADDRESS_ENV, MetricsServer, MetricsServerBuilder, ServerHandle, start_metrics_server,
     stop_metrics_server,

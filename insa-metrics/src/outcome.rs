@@ -21,6 +21,8 @@ pub enum Outcome {
     Cancelled,
     /// It panicked.
     Panicked,
+    /// It was refused before it ran, e.g. by an open circuit breaker.
+    Rejected,
 }
 
 impl Outcome {
@@ -49,6 +51,7 @@ impl Outcome {
             Outcome::Error(_) | Outcome::Panicked => RequestStatus::Error,
             Outcome::Timeout(_) => RequestStatus::Timeout,
             Outcome::Cancelled => RequestStatus::Cancelled,
+            Outcome::Rejected => RequestStatus::Rejected,
         }
     }
 
@@ -60,6 +63,7 @@ impl Outcome {
         match self {
             Outcome::Error(kind) | Outcome::Timeout(kind) => Some(kind),
             Outcome::Panicked => Some("panic"),
+            Outcome::Rejected => Some("rejected"),
             Outcome::Success | Outcome::Cancelled => None,
         }
     }
@@ -114,6 +118,8 @@ impl ClassifyError for io::Error {
     }
 }
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl ClassifyError for tokio::time::error::Elapsed {
     fn is_timeout(&self) -> bool {
         true
@@ -177,6 +183,7 @@ fn classify_dyn(error: &(dyn StdError + 'static)) -> (bool, &'static str) {
         if let Some(io) = error.downcast_ref::<io::Error>() {
             return (io.is_timeout(), io.error_type());
         }
+        #[cfg(feature = "tokio")]
         if error.is::<tokio::time::error::Elapsed>() {
             return (true, "elapsed");
         }

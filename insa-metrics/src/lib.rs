@@ -8,6 +8,8 @@ pub mod catalogue;
 mod cardinality;
 mod clock;
 mod collector;
+#[cfg(any(feature = "server", feature = "push"))]
+mod detached;
 mod encoding;
 mod error;
 mod global;

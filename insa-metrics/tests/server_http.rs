@@ -166,7 +166,7 @@ fn rejects_a_path_without_a_slash() {
         .path("metrics")
         .build()
         .unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn rejects_basic_auth_users_with_different_bcrypt_costs() {
         .basic_auth_user("grafana", bcrypt::hash("b", 5).unwrap())
         .build()
         .unwrap_err();
-    assert!(matches!(&error, Error::Config(_)), "{error:?}");
+    assert!(matches!(&error, Error::Config { .. }), "{error:?}");
     assert!(error.to_string().contains("same bcrypt cost"), "{error}");
     let server = MetricsServer::builder()
         .port(0)

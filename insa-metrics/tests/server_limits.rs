@@ -31,7 +31,8 @@ async fn slow_header_clients_are_cut_off_while_others_are_served() {
     let server = start(
         MetricsServer::builder()
             .header_read_timeout(header_timeout)
-            .max_connections(CLIENTS + 16),
+            .max_connections(CLIENTS + 16)
+            .max_connections_per_peer(CLIENTS + 16),
     );
     let addr = server.local_addr();
 

@@ -221,7 +221,10 @@ fn tls_files_that_do_not_exist_are_an_error() {
         .tls("/nonexistent/cert.pem", "/nonexistent/key.pem")
         .build()
         .unwrap_err();
-    assert!(matches!(error, insa_metrics::Error::Tls(_)), "{error:?}");
+    assert!(
+        matches!(error, insa_metrics::Error::Tls { .. }),
+        "{error:?}"
+    );
     assert!(
         error.to_string().contains("/nonexistent/cert.pem"),
         "{error}"

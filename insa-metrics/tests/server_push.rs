@@ -85,7 +85,7 @@ async fn a_push_over_https_reaches_a_tls_gateway() {
 
     // Without a CA to trust, an https:// push is a configuration error.
     let error = pusher.clone().push_async().await.unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
     // A CA that did not sign the gateway's certificate: no push.
     let wrong_ca = support::fixtures().join("tls/ca2.pem");
     let error = pusher
@@ -163,10 +163,10 @@ fn invalid_push_targets_are_config_errors() {
     ] {
         let error = push_metrics(url, job, &[]).unwrap_err();
         assert!(
-            matches!(error, Error::Config(_)),
+            matches!(error, Error::Config { .. }),
             "{url} {job:?}: {error:?}"
         );
     }
     let error = push_metrics("http://127.0.0.1:1", "job", &[("bad-label", "x")]).unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
 }

@@ -156,6 +156,42 @@ pub async fn request(
     .await
 }
 
+/// The other loopback host of the tests: a peer distinct from `127.0.0.1`
+/// for the server's per-peer limits (the whole of 127.0.0.0/8 is loopback).
+pub const OTHER_HOST: std::net::IpAddr =
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+/// The usual loopback host of the tests (the scrapers).
+pub const LOCALHOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// A connection to `addr` from the loopback address `source`.
+pub async fn connect_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let socket = match source {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// As [`request`], on a new connection from the loopback address `source`.
+pub async fn request_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<Response> {
+    bounded(async {
+        let stream = connect_from(source, addr).await?;
+        exchange(TokioIo::new(stream), addr, method, path, headers).await
+    })
+    .await
+}
+
 /// A collector on a registry of its own (no process metrics), and that
 /// registry, for a server or a push that must not see other tests' series.
 pub fn own_collector() -> (prometheus::Registry, insa_metrics::MetricsCollector) {

@@ -188,3 +188,55 @@ fn rejects_basic_auth_users_with_different_bcrypt_costs() {
         .build();
     assert!(server.is_ok(), "{server:?}");
 }
+
+/// A collector that panics when collected.
+#[derive(Debug)]
+struct Panicking(prometheus::core::Desc);
+
+impl prometheus::core::Collector for Panicking {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        panic!("a collector that panics (expected by the test)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_collector_is_a_500_not_an_empty_200() -> anyhow::Result<()> {
+    let (registry, _collector) = support::own_collector();
+    let desc = prometheus::core::Desc::new(
+        "insa_test_panics".into(),
+        "Panics.".into(),
+        Vec::new(),
+        Default::default(),
+    )?;
+    registry.register(Box::new(Panicking(desc)))?;
+    let server = MetricsServer::builder()
+        .port(0)
+        .registry(registry)
+        .build()?
+        .start()?;
+    let addr = server.local_addr();
+    for accept_encoding in ["identity", "gzip"] {
+        let response = request(
+            addr,
+            Method::GET,
+            "/metrics",
+            &[("accept-encoding", accept_encoding)],
+        )
+        .await?;
+        assert_eq!(response.status, 500, "{accept_encoding}: {}", response.text());
+        assert_eq!(response.header("content-encoding"), None);
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert!(response.text().contains("panicked"), "{}", response.text());
+    }
+    // The server lives on: the next request is served.
+    assert_eq!(get(addr, "/other").await?.status, 404);
+    server.stop();
+    Ok(())
+}

@@ -303,3 +303,37 @@ impl Pusher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    /// A DNS server that never answers: the resolver gives up after a
+    /// minute (glibc's default is 5 s × 2 attempts per server and name).
+    fn never_answers(_host: &str, _port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        std::thread::sleep(Duration::from_secs(60));
+        Err(std::io::Error::other("gave up"))
+    }
+
+    #[test]
+    fn a_lookup_that_never_answers_ends_with_the_timeout_and_holds_no_runtime() {
+        let pusher = Pusher::new("http://pushgateway.internal:9091", "nightly")
+            .registry(Registry::new())
+            .timeout(Duration::from_millis(500));
+        let started = Instant::now();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let error = runtime
+            .block_on(pusher.push_with(never_answers))
+            .unwrap_err();
+        // The runtime's shutdown does not wait for the lookup either.
+        drop(runtime);
+        let took = started.elapsed();
+        assert!(error.to_string().contains("no answer within"), "{error}");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+    }
+}

@@ -110,6 +110,7 @@ impl Error {
     }
 
     /// A TLS file that cannot be used, with its cause when there is one.
+    #[cfg(feature = "tls")]
     pub(crate) fn tls(message: impl Into<String>, cause: Option<Cause>) -> Error {
         Error::Tls {
             message: message.into(),

@@ -47,8 +47,8 @@ pub(crate) struct Representation {
 pub(crate) enum ScrapeError {
     /// A collector or the encoder panicked.
     Panicked,
-    /// No encoder could be started (no thread, or the server is stopping).
-    Unavailable,
+    /// No encoder could be started: no thread (the error says why).
+    Unavailable(std::io::Error),
 }
 
 impl Endpoint {
@@ -142,7 +142,7 @@ impl Endpoint {
         let encoder = Arc::clone(&self.encoders)
             .acquire_owned()
             .await
-            .map_err(|_| ScrapeError::Unavailable)?;
+            .map_err(|closed| ScrapeError::Unavailable(std::io::Error::other(closed)))?;
         let registry = self.registry.clone();
         let encode = move || {
             let _encoder = encoder;
@@ -160,7 +160,7 @@ impl Endpoint {
             .await
             .map_err(|error| match error {
                 DetachedError::Panicked => ScrapeError::Panicked,
-                DetachedError::NoThread(_) => ScrapeError::Unavailable,
+                DetachedError::NoThread(error) => ScrapeError::Unavailable(error),
             })
     }
 }
@@ -171,14 +171,14 @@ impl ScrapeError {
         let (status, reason) = match self {
             ScrapeError::Panicked => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the scrape failed: a collector or the encoder panicked\n",
+                "the scrape failed: a collector or the encoder panicked\n".to_owned(),
             ),
-            ScrapeError::Unavailable => (
+            ScrapeError::Unavailable(error) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the scrape failed: no encoder is available\n",
+                format!("the scrape failed: no encoder: {error}\n"),
             ),
         };
-        let mut response = with_length(Bytes::from_static(reason.as_bytes()));
+        let mut response = with_length(Bytes::from(reason));
         *response.status_mut() = status;
         response.headers_mut().insert(
             CONTENT_TYPE,
@@ -186,7 +186,7 @@ impl ScrapeError {
         );
         match self {
             ScrapeError::Panicked => response,
-            ScrapeError::Unavailable => retry_later(response),
+            ScrapeError::Unavailable(_) => retry_later(response),
         }
     }
 }

@@ -28,7 +28,13 @@ fn build_bounded(builder: MetricsServerBuilder) -> Result<MetricsServer, Error> 
 
 #[test]
 fn paths_that_no_request_path_can_be_are_errors() {
-    for path in ["metrics", "/metrics?format=text", "/metrics#top", "/a b", "/100%"] {
+    for path in [
+        "metrics",
+        "/metrics?format=text",
+        "/metrics#top",
+        "/a b",
+        "/100%",
+    ] {
         let error = config_error(MetricsServer::builder().path(path));
         assert!(error.to_string().contains(path), "{error}");
     }
@@ -90,7 +96,10 @@ fn a_bcrypt_cost_outside_4_to_14_is_an_error_at_once() {
         let error = build_bounded(MetricsServer::builder().basic_auth_user("prometheus", hash))
             .unwrap_err();
         assert!(matches!(error, Error::Config { .. }), "{error:?}");
-        assert!(error.to_string().contains(&format!("cost {cost}")), "{error}");
+        assert!(
+            error.to_string().contains(&format!("cost {cost}")),
+            "{error}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5), "cost {cost}");
     }
 }
@@ -141,7 +150,10 @@ fn errors_keep_their_cause() {
         .tls("/nonexistent/cert.pem", "/nonexistent/key.pem")
         .build()
         .unwrap_err();
-    assert!(missing.to_string().contains("/nonexistent/cert.pem"), "{missing}");
+    assert!(
+        missing.to_string().contains("/nonexistent/cert.pem"),
+        "{missing}"
+    );
     let cause = missing
         .source()
         .and_then(|cause| cause.downcast_ref::<io::Error>())

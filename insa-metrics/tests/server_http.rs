@@ -197,7 +197,12 @@ async fn a_panicking_collector_is_a_500_not_an_empty_200() -> anyhow::Result<()>
             &[("accept-encoding", accept_encoding)],
         )
         .await?;
-        assert_eq!(response.status, 500, "{accept_encoding}: {}", response.text());
+        assert_eq!(
+            response.status,
+            500,
+            "{accept_encoding}: {}",
+            response.text()
+        );
         assert_eq!(response.header("content-encoding"), None);
         assert_eq!(
             response.header("content-type"),

@@ -251,7 +251,11 @@ fn at_most_a_few_kib_of_a_gateways_answer_is_read() {
         let took = started.elapsed();
         let sent = gateway.join().unwrap();
         eprintln!("{status}: the gateway wrote {} KiB in {took:?}", sent >> 10);
-        assert!(sent < READ_AT_MOST, "{status}: {} MiB of the answer were read", sent >> 20);
+        assert!(
+            sent < READ_AT_MOST,
+            "{status}: {} MiB of the answer were read",
+            sent >> 20
+        );
         match status {
             "200 OK" => pushed.unwrap(),
             _ => {

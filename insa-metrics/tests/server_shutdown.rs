@@ -263,5 +263,8 @@ fn serve_and_its_runtime_end_while_a_collector_hangs() {
         drop(runtime);
     });
     hung.release();
-    assert!(took < STOP_BOUND, "serve and the runtime's drop took {took:?}");
+    assert!(
+        took < STOP_BOUND,
+        "serve and the runtime's drop took {took:?}"
+    );
 }

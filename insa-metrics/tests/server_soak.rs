@@ -128,7 +128,7 @@ fn abuse(addr: SocketAddr, connections: &Arc<AtomicU64>) -> Vec<tokio::task::Joi
 
 /// Scrapes every 50 ms until `stop`; returns (answered 200, scrapes).
 async fn scrape(addr: SocketAddr, stop: Arc<AtomicBool>) -> (usize, usize) {
-    let (mut ok, mut total) = (0, 0);
+    let (mut ok, mut total) = (0usize, 0usize);
     while !stop.load(Ordering::Relaxed) {
         let headers: &[(&str, &str)] = if total.is_multiple_of(2) {
             &[("accept-encoding", "gzip")]

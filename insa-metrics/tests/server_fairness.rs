@@ -1,13 +1,13 @@
 //! One hostile peer cannot lock the scrapers of other peers out: per-peer
-//! connection limits, a 503 that is delivered, a bounded keep-alive, and
-//! per-peer bcrypt budgets. The hostile peer is `127.0.0.2`
-//! ([`support::OTHER_HOST`]), the scraper `127.0.0.1`.
+//! connection limits, a 503 that is delivered, a bounded keep-alive and a
+//! request cap. The hostile peer is `127.0.0.2` ([`support::OTHER_HOST`]),
+//! the scraper `127.0.0.1`.
 
 mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,10 +15,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use insa_metrics::{MetricsServer, MetricsServerBuilder, ServerHandle};
+use support::attack::{Attack, hostile_connection};
 use support::{OTHER_HOST, connect_from, get};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 
 fn start(builder: MetricsServerBuilder) -> ServerHandle {
     let (registry, collector) = support::own_collector();
@@ -30,66 +30,6 @@ fn start(builder: MetricsServerBuilder) -> ServerHandle {
         .unwrap()
         .start()
         .unwrap()
-}
-
-/// The hostile peer's connections, aborted (and so closed) on drop.
-struct Attack {
-    tasks: Vec<JoinHandle<()>>,
-    /// Attackers that have connected at least once.
-    connected: Arc<AtomicUsize>,
-}
-
-impl Attack {
-    fn launch<F, Fut>(count: usize, attacker: F) -> Attack
-    where
-        F: Fn(Arc<AtomicUsize>) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let connected = Arc::new(AtomicUsize::new(0));
-        let tasks = (0..count)
-            .map(|_| tokio::spawn(attacker(Arc::clone(&connected))))
-            .collect();
-        Attack { tasks, connected }
-    }
-
-    /// Waits until every attacker has connected once (observable state).
-    async fn wait_connected(&self) {
-        let started = Instant::now();
-        while self.connected.load(Ordering::SeqCst) < self.tasks.len() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "only {} of {} attackers connected",
-                self.connected.load(Ordering::SeqCst),
-                self.tasks.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Attack {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
-
-/// A connection from the hostile peer, retried until it is made.
-async fn hostile_connection(
-    addr: SocketAddr,
-    connected: &AtomicUsize,
-    first: &mut bool,
-) -> TcpStream {
-    loop {
-        if let Ok(stream) = connect_from(OTHER_HOST, addr).await {
-            if std::mem::take(first) {
-                connected.fetch_add(1, Ordering::SeqCst);
-            }
-            return stream;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Slowloris: a request head that never ends, one byte a second; when the
@@ -398,156 +338,5 @@ async fn a_connection_serves_at_most_the_request_cap() {
         }
     }
     assert_eq!(answered, CAP);
-    server.stop();
-}
-
-fn basic(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {token}")
-}
-
-/// Wrong passwords for a configured user, back to back, from the hostile
-/// peer.
-async fn wrong_passwords(addr: SocketAddr, connected: Arc<AtomicUsize>) {
-    let mut first = true;
-    for guess in 0u64.. {
-        let wrong = basic("scraper0", &format!("guess-{guess}"));
-        let _ = support::request_from(
-            OTHER_HOST,
-            addr,
-            hyper::Method::GET,
-            "/metrics",
-            &[("authorization", &wrong)],
-        )
-        .await;
-        if std::mem::take(&mut first) {
-            connected.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_wrong_passwords_from_one_peer_does_not_starve_new_clients_of_another() {
-    const NEW_CLIENTS: usize = 10;
-    let users: Vec<(String, String)> = (0..NEW_CLIENTS)
-        .map(|i| (format!("scraper{i}"), format!("s3cret-{i}")))
-        .collect();
-    let mut builder = MetricsServer::builder();
-    for (user, password) in &users {
-        builder = builder.basic_auth_user(user, bcrypt::hash(password, 6).unwrap());
-    }
-    let server = start(builder);
-    let addr = server.local_addr();
-    let flood = Attack::launch(16, |connected| wrong_passwords(addr, connected));
-    flood.wait_connected().await;
-
-    // Each user is new to the server (not remembered): each needs a bcrypt
-    // verification while the flood runs.
-    let mut statuses = Vec::new();
-    for (user, password) in &users {
-        let response = support::request(
-            addr,
-            hyper::Method::GET,
-            "/metrics",
-            &[("authorization", &basic(user, password))],
-        )
-        .await
-        .expect("a scrape");
-        statuses.push(response.status.as_u16());
-    }
-    drop(flood);
-    eprintln!("new clients during a flood of wrong passwords: {statuses:?}");
-    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
-    server.stop();
-}
-
-async fn scrape_as(addr: SocketAddr, authorization: &str) -> support::Response {
-    support::request(
-        addr,
-        hyper::Method::GET,
-        "/metrics",
-        &[("authorization", authorization)],
-    )
-    .await
-    .expect("a scrape")
-}
-
-/// Sends `count` wrong-password scrapes at once; each must get 401, or 503
-/// with `Retry-After` when the bcrypt queue is full.
-fn flood(addr: SocketAddr, count: usize) -> Vec<tokio::task::JoinHandle<u16>> {
-    (0..count)
-        .map(|i| {
-            let wrong = basic("prometheus", &format!("guess-{i}"));
-            tokio::spawn(async move {
-                let response = scrape_as(addr, &wrong).await;
-                match response.status.as_u16() {
-                    401 => assert!(response.header("www-authenticate").is_some()),
-                    503 => assert_eq!(response.header("retry-after"), Some("1")),
-                    other => panic!("a wrong password got {other}"),
-                }
-                response.status.as_u16()
-            })
-        })
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_wrong_passwords_does_not_hold_up_a_known_client() {
-    let hash = bcrypt::hash("s3cret", 8).unwrap();
-    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
-    let addr = server.local_addr();
-    let good = basic("prometheus", "s3cret");
-    assert_eq!(scrape_as(addr, &good).await.status, 200);
-
-    let flood_started = Instant::now();
-    let flood = flood(addr, 16);
-    let started = Instant::now();
-    assert_eq!(scrape_as(addr, &good).await.status, 200);
-    let known = started.elapsed();
-    for request in flood {
-        request.await.unwrap();
-    }
-    // The flood takes at least as many bcrypt verifications as the queue
-    // holds (the first to arrive always enter it); a remembered client waits
-    // for none.
-    let flood_took = flood_started.elapsed();
-    eprintln!("remembered client: {known:?}; flood: {flood_took:?}");
-    assert!(
-        known * 2 < flood_took,
-        "a remembered client waited {known:?} behind a flood of {flood_took:?}"
-    );
-    server.stop();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_wrong_passwords_cannot_queue_ahead_of_a_new_client() {
-    let hash = bcrypt::hash("s3cret", 8).unwrap();
-    // The flood and the client come from one peer here, with room for all
-    // their connections: what is tested is the bcrypt queue (the per-peer
-    // budgets are tested in server_fairness.rs).
-    let server = start(
-        MetricsServer::builder()
-            .basic_auth_user("prometheus", hash)
-            .max_connections_per_peer(64),
-    );
-    let addr = server.local_addr();
-    let good = basic("prometheus", "s3cret");
-
-    // Not remembered yet (Prometheus after a restart): its request needs
-    // bcrypt, so during the flood it is verified (200) or turned away at once
-    // (503, retried at the next scrape); never a 401, never a long wait
-    // behind 32 verifications (the read timeout of a real scraper).
-    let flood = flood(addr, 32);
-    let status = scrape_as(addr, &good).await.status;
-    assert!(status == 200 || status == 503, "a new client got {status}");
-    let mut busy = 0;
-    for request in flood {
-        if request.await.unwrap() == 503 {
-            busy += 1;
-        }
-    }
-    eprintln!("{busy} of 32 wrong passwords were turned away unchecked");
-    assert_eq!(scrape_as(addr, &good).await.status, 200);
     server.stop();
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::{Prometheus, fixtures, get, request, request_mtls, request_tls};
+use support::daemons::Prometheus;
+use support::{fixtures, get, request, request_mtls, request_tls};
 
 /// Generous: a loaded CI machine may take long to start Prometheus and to
 /// let it scrape; the tests poll and return as soon as the state is there.

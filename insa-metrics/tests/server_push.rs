@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use insa_metrics::{Error, Pusher, metrics, push_metrics};
-use support::Pushgateway;
+use support::daemons::Pushgateway;
 
 fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
     samples.iter().any(|line| {

@@ -30,10 +30,10 @@ impl Peer {
 /// What to do with a new connection.
 #[derive(Debug)]
 pub(crate) enum Decision {
-    /// Serve it; the slot is given back when the ticket is dropped.
-    Serve(Ticket),
+    /// Serve it; the slot is given back when the slot is dropped.
+    Serve(Slot),
     /// Turn it away with a 503 (the connection or per-peer cap is reached).
-    Refuse(Ticket),
+    Refuse(Slot),
     /// Close it unanswered: too many refusals are in flight already.
     Close,
 }
@@ -100,34 +100,34 @@ impl Admission {
         };
         *counts.total.count(kind) += 1;
         *counts.peers.entry(peer).or_default().count(kind) += 1;
-        let ticket = Ticket {
+        let slot = Slot {
             counts: Arc::clone(&self.counts),
             peer,
             kind,
         };
         match kind {
-            Kind::Served => Decision::Serve(ticket),
-            Kind::Refused => Decision::Refuse(ticket),
+            Kind::Served => Decision::Serve(slot),
+            Kind::Refused => Decision::Refuse(slot),
         }
     }
 }
 
 /// A connection's place in the counts, given back on drop.
 #[derive(Debug)]
-pub(crate) struct Ticket {
+pub(crate) struct Slot {
     counts: Arc<Mutex<Counts>>,
     peer: Peer,
     kind: Kind,
 }
 
-impl Ticket {
+impl Slot {
     /// The peer the connection comes from.
     pub(crate) fn peer(&self) -> Peer {
         self.peer
     }
 }
 
-impl Drop for Ticket {
+impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         *counts.total.count(self.kind) -= 1;
@@ -173,7 +173,7 @@ mod tests {
         assert!(refused.iter().all(|d| matches!(d, Decision::Refuse(_))));
         assert!(matches!(admission.admit(a), Decision::Close));
         assert!(matches!(admission.admit(b), Decision::Serve(_)));
-        // Slots come back when the tickets are dropped, and the map empties.
+        // Slots come back when the slots are dropped, and the map empties.
         drop(served);
         drop(refused);
         assert!(matches!(admission.admit(a), Decision::Serve(_)));

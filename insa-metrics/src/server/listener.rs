@@ -69,16 +69,16 @@ fn dispatch(
     tasks: &mut JoinSet<()>,
 ) {
     match admission.admit(Peer::of(addr)) {
-        Decision::Serve(ticket) => {
+        Decision::Serve(slot) => {
             let (policy, stop) = (Arc::clone(policy), stop.clone());
             tasks.spawn(async move {
-                policy.serve(stream, ticket.peer(), stop).await;
-                drop(ticket);
+                policy.serve(stream, slot.peer(), stop).await;
+                drop(slot);
             });
         }
-        Decision::Refuse(ticket) => {
+        Decision::Refuse(slot) => {
             let max_head_bytes = policy.limits().max_header_bytes;
-            tasks.spawn(refuse(stream, policy.is_tls(), max_head_bytes, ticket));
+            tasks.spawn(refuse(stream, policy.is_tls(), max_head_bytes, slot));
         }
         Decision::Close => drop(stream),
     }

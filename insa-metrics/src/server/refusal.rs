@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::admission::Ticket;
+use super::admission::Slot;
 use super::limits::REFUSAL_TIMEOUT;
 
 /// The answer to a plain HTTP connection beyond the caps.
@@ -21,12 +21,12 @@ too many connections, retry\r\n";
 
 /// Refuses `stream`: a 503 on plain HTTP, a clean close on TLS (answering
 /// would take a handshake). Reads at most `max_head_bytes` of request.
-/// Holds `ticket` (a refusal slot) until the socket is closed.
+/// Holds `slot` (a refusal slot) until the socket is closed.
 pub(crate) async fn refuse(
     mut stream: TcpStream,
     tls: bool,
     max_head_bytes: usize,
-    ticket: Ticket,
+    slot: Slot,
 ) {
     let _ = timeout(REFUSAL_TIMEOUT, read_head(&mut stream, max_head_bytes)).await;
     if !tls {
@@ -36,7 +36,7 @@ pub(crate) async fn refuse(
     let _ = stream.shutdown().await;
     let _ = timeout(REFUSAL_TIMEOUT, drain(&mut stream)).await;
     drop(stream);
-    drop(ticket);
+    drop(slot);
 }
 
 /// Reads until the end of a request head (`\r\n\r\n`), the end of the

@@ -13,6 +13,8 @@ pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// [`source()`](std::error::Error::source), so `{:#}` in `anyhow` or any
 /// error reporter prints the whole chain.
 ///
+/// # Examples
+///
 /// ```
 /// # #[cfg(feature = "server")]
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

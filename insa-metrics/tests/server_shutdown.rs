@@ -212,6 +212,7 @@ fn stop_is_bounded_while_an_encoding_takes_5_s() {
     let addr = server.local_addr();
     slow.scrape_and_wait_until_stuck(addr);
     let took = time_bounded(move || server.stop());
+    eprintln!("stop with a 5 s encoding in flight: {took:?}");
     assert!(took < STOP_BOUND, "stop took {took:?}");
     drop(TcpListener::bind(addr).expect("the port is free once stop returns"));
 }
@@ -231,6 +232,7 @@ fn stop_is_bounded_while_a_collector_hangs() {
     hung.scrape_and_wait_until_stuck(addr);
     let took = time_bounded(move || server.stop());
     hung.release();
+    eprintln!("stop with a hung collector: {took:?}");
     assert!(took < STOP_BOUND, "stop took {took:?}");
     drop(TcpListener::bind(addr).expect("the port is free once stop returns"));
 }
@@ -263,6 +265,7 @@ fn serve_and_its_runtime_end_while_a_collector_hangs() {
         drop(runtime);
     });
     hung.release();
+    eprintln!("serve and its runtime's drop with a hung collector: {took:?}");
     assert!(
         took < STOP_BOUND,
         "serve and the runtime's drop took {took:?}"

@@ -66,6 +66,8 @@ pub fn push_metrics(gateway_url: &str, job: &str, grouping: &[(&str, &str)]) -> 
 
 /// A configurable push to a Pushgateway.
 ///
+/// # Examples
+///
 /// ```no_run
 /// use std::time::Duration;
 /// use insa_metrics::Pusher;
@@ -76,6 +78,19 @@ pub fn push_metrics(gateway_url: &str, job: &str, grouping: &[(&str, &str)]) -> 
 ///     .timeout(Duration::from_secs(3))
 ///     .push()?;
 /// # Ok::<(), insa_metrics::Error>(())
+/// ```
+///
+/// A URL that could send the credentials to the wrong place is refused
+/// before anything is sent:
+///
+/// ```
+/// use insa_metrics::{Error, Pusher};
+///
+/// let error = Pusher::new("http://pushgateway.internal:99999", "nightly_import")
+///     .basic_auth("pusher", "s3cret")
+///     .push()
+///     .unwrap_err();
+/// assert!(matches!(error, Error::Config { .. }));
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]

@@ -29,6 +29,8 @@ pub const BIND_ADDRESS_ENV: &str = "INSA_METRICS_BIND_ADDRESS";
 /// [`build`](Self::build): a bad one is an [`Error::Config`] there, never a
 /// surprise at run time.
 ///
+/// # Examples
+///
 /// ```
 /// use std::time::Duration;
 /// use insa_metrics::MetricsServer;
@@ -39,6 +41,10 @@ pub const BIND_ADDRESS_ENV: &str = "INSA_METRICS_BIND_ADDRESS";
 ///     .keep_alive_timeout(Duration::from_secs(2))
 ///     .build()?;
 /// assert_eq!(server.max_connections(), 128);
+///
+/// // A query in the path can never match a request's path.
+/// let error = MetricsServer::builder().path("/metrics?x=1").build().unwrap_err();
+/// assert!(matches!(error, insa_metrics::Error::Config { .. }));
 /// # Ok::<(), insa_metrics::Error>(())
 /// ```
 #[derive(Debug, Clone)]

@@ -30,7 +30,9 @@ use connection::ConnectionPolicy;
 ///
 /// Build one with [`MetricsServer::builder`], then either
 /// [`start`](Self::start) it on a background thread (sync programs), or
-/// [`serve`](Self::serve) it on the caller's tokio runtime:
+/// [`serve`](Self::serve) it on the caller's tokio runtime.
+///
+/// # Examples
 ///
 /// ```
 /// use insa_metrics::MetricsServer;
@@ -132,6 +134,25 @@ impl MetricsServer {
 }
 
 /// A server running on its background thread; dropping it stops it too.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use insa_metrics::MetricsServer;
+///
+/// let handle = MetricsServer::builder()
+///     .port(0)
+///     .shutdown_timeout(Duration::from_millis(500))
+///     .build()?
+///     .start()?;
+/// let addr = handle.local_addr();
+/// // Bounded by the shutdown timeout, whatever the connections and the
+/// // collectors are doing; the port is free once it returns.
+/// handle.stop();
+/// std::net::TcpListener::bind(addr)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping the handle stops the server"]
 pub struct ServerHandle {

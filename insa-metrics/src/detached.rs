@@ -1,12 +1,4 @@
 //! Work that may block for long, or for ever, on a detached thread whose result the caller may stop waiting for.
-//!
-//! tokio's `spawn_blocking` would tie such work (a collector, bcrypt, a DNS
-//! lookup, a file read) to the runtime: dropping a runtime waits for all of
-//! its blocking tasks, so one stuck collector or DNS lookup would hold
-//! `stop()` or `push()` for as long as it hangs. A thread of its own is
-//! waited for by no one. Starting one costs tens of microseconds, against
-//! the hundreds of an encoding or the milliseconds of bcrypt; callers bound
-//! how many run at once.
 
 use std::io;
 
@@ -21,6 +13,14 @@ pub(crate) enum DetachedError {
 
 /// Runs `work` on a new thread named `name`; dropping the returned future
 /// stops waiting for it, and the thread ends whenever `work` does.
+///
+/// tokio's `spawn_blocking` would tie such work (a collector, bcrypt, a DNS
+/// lookup, a file read) to the runtime: dropping a runtime waits for all of
+/// its blocking tasks, so one stuck collector or DNS lookup would hold
+/// `stop()` or `push()` for as long as it hangs. A thread of its own is
+/// waited for by no one. Starting one costs tens of microseconds, against
+/// the hundreds of an encoding or the milliseconds of bcrypt; callers bound
+/// how many run at once.
 pub(crate) async fn run<T, F>(name: &str, work: F) -> Result<T, DetachedError>
 where
     T: Send + 'static,

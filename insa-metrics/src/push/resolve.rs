@@ -1,15 +1,4 @@
 //! Host name lookup inside the push's deadline, on a detached thread that nothing waits for once the deadline passes.
-//!
-//! The system resolver (`getaddrinfo`, which honours `/etc/hosts`,
-//! nsswitch and the resolv.conf options) blocks and cannot be cancelled.
-//! tokio runs it with `spawn_blocking`, which ties it to the runtime: a
-//! lookup that never answers holds the push past its timeout, and delays the
-//! shutdown of the caller's runtime until the resolver gives up (30 s and
-//! more). Here it runs on a thread of its own: the push stops waiting at its
-//! deadline, and the thread ends when the resolver does, holding nothing but
-//! the host name. An async resolver (hickory) would be cancellable but
-//! would bypass nsswitch and add a score of crates. IP addresses are not
-//! looked up at all.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -33,6 +22,17 @@ static PENDING_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 
 /// The addresses of `host`: itself when it is an IP address, else what
 /// `lookup` answers, on a detached thread.
+///
+/// The system resolver (`getaddrinfo`, which honours `/etc/hosts`,
+/// nsswitch and the resolv.conf options) blocks and cannot be cancelled.
+/// tokio runs it with `spawn_blocking`, which ties it to the runtime: a
+/// lookup that never answers holds the push past its timeout, and delays the
+/// shutdown of the caller's runtime until the resolver gives up (30 s and
+/// more). Here it runs on a thread of its own: the push stops waiting at its
+/// deadline, and the thread ends when the resolver does, holding nothing but
+/// the host name. An async resolver (hickory) would be cancellable but
+/// would bypass nsswitch and add a score of crates. IP addresses are not
+/// looked up at all.
 pub(super) async fn resolve(host: &str, port: u16, lookup: Lookup) -> io::Result<Vec<SocketAddr>> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);

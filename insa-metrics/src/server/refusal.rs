@@ -1,10 +1,4 @@
 //! Turning a connection away so that its 503 arrives: read the request, answer, half-close, wait for the client's close.
-//!
-//! Closing a socket with unread bytes makes the kernel send a reset, which
-//! may destroy the answer before the client reads it; so does a request
-//! that arrives after the close. The refusal reads what the client sends
-//! before answering, and after answering until the client closes (each
-//! step bounded by [`REFUSAL_TIMEOUT`]), so the close is a clean FIN.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -22,12 +16,13 @@ too many connections, retry\r\n";
 /// Refuses `stream`: a 503 on plain HTTP, a clean close on TLS (answering
 /// would take a handshake). Reads at most `max_head_bytes` of request.
 /// Holds `slot` (a refusal slot) until the socket is closed.
-pub(crate) async fn refuse(
-    mut stream: TcpStream,
-    tls: bool,
-    max_head_bytes: usize,
-    slot: Slot,
-) {
+///
+/// Closing a socket with unread bytes makes the kernel send a reset, which
+/// may destroy the answer before the client reads it; so does a request
+/// that arrives after the close. The refusal reads what the client sends
+/// before answering, and after answering until the client closes (each
+/// step bounded by [`REFUSAL_TIMEOUT`]), so the close is a clean FIN.
+pub(crate) async fn refuse(mut stream: TcpStream, tls: bool, max_head_bytes: usize, slot: Slot) {
     let _ = timeout(REFUSAL_TIMEOUT, read_head(&mut stream, max_head_bytes)).await;
     if !tls {
         let _ = timeout(REFUSAL_TIMEOUT, stream.write_all(BUSY)).await;

@@ -18,9 +18,10 @@ pub(crate) enum DetachedError {
 /// lookup, a file read) to the runtime: dropping a runtime waits for all of
 /// its blocking tasks, so one stuck collector or DNS lookup would hold
 /// `stop()` or `push()` for as long as it hangs. A thread of its own is
-/// waited for by no one. Starting one costs tens of microseconds, against
-/// the hundreds of an encoding or the milliseconds of bcrypt; callers bound
-/// how many run at once.
+/// waited for by no one. Starting one and getting its result back costs
+/// 60–80 µs on the shared 2-core VM (2,000 spawns, optimized), against
+/// ~170 µs to encode the catalogue and milliseconds of bcrypt; callers
+/// bound how many run at once.
 pub(crate) async fn run<T, F>(name: &str, work: F) -> Result<T, DetachedError>
 where
     T: Send + 'static,

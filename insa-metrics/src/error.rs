@@ -44,6 +44,13 @@ pub enum Error {
         /// What went wrong (connection refused, timeout, HTTP status and body).
         reason: String,
     },
+    /// The collector's configuration is invalid.
+    #[error("invalid metrics collector configuration: {0}")]
+    CollectorConfig(&'static str),
+    /// The registry could not be encoded: a collector gave a family the
+    /// exposition formats cannot carry.
+    #[error("cannot encode the metrics: {0}")]
+    Encoding(String),
     /// An I/O error outside binding.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -76,6 +76,12 @@ impl<T: LabelValue + ?Sized> LabelValue for &T {
     }
 }
 
+/// The number of identifiers given.
+macro_rules! count {
+    () => { 0 };
+    ($head:ident $($tail:ident)*) => { 1 + count!($($tail)*) };
+}
+
 /// Declares a closed set of label values: the enum, its `as_str`, [`LabelValue`]
 /// and `Display`.
 macro_rules! label_enum {
@@ -89,7 +95,7 @@ macro_rules! label_enum {
 
         impl $name {
             /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            pub const ALL: [$name; count!($($variant)+)] = [$($name::$variant,)+];
 
             /// The label value.
             #[must_use]

@@ -4,8 +4,8 @@
 use std::error::Error as StdError;
 use std::io;
 
-use crate::cardinality::MAX_LABEL_VALUE_BYTES;
 use crate::labels::RequestStatus;
+use crate::store::MAX_LABEL_VALUE_BYTES;
 
 /// How an instrumented call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

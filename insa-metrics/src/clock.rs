@@ -18,6 +18,7 @@ pub(crate) struct Clock(quanta::Clock);
 
 /// One reading of the clock of a collector's handles: raw ticks, meaningful
 /// only to a clock of the same process.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub struct Tick(u64);
 

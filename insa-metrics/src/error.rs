@@ -4,6 +4,19 @@ use std::io;
 use std::net::SocketAddr;
 
 /// What can go wrong in `insa-metrics`.
+///
+/// # Examples
+///
+/// ```
+/// use insa_metrics::{Error, MetricsCollector};
+///
+/// let refused = MetricsCollector::builder().cardinality_limit(0).build().unwrap_err();
+/// assert!(matches!(refused, Error::CollectorConfig(_)));
+/// assert_eq!(
+///     refused.to_string(),
+///     "invalid metrics collector configuration: the cardinality limit must be at least 1"
+/// );
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -23,7 +23,9 @@ use crate::store::{Admission, HistogramHandle, SeriesHandle, Store, gather_other
 /// The process-wide metrics of the platform: one method per metric family.
 ///
 /// Get the global one with [`metrics()`](crate::metrics), or build one on a
-/// registry of your own with [`MetricsCollector::builder`]:
+/// registry of your own with [`MetricsCollector::builder`].
+///
+/// # Examples
 ///
 /// ```
 /// use insa_metrics::MetricsCollector;

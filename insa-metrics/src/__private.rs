@@ -4,13 +4,14 @@
 
 use std::sync::OnceLock;
 
-use crate::cardinality::Admission;
 pub use crate::clock::Tick;
-use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles, unfinished};
+use crate::guards::unfinished;
+use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
 use crate::labels::LabelValue;
 use crate::metrics;
 pub use crate::outcome::Outcome;
 use crate::outcome::{ClassifyError, short_type_name};
+use crate::store::Admission;
 
 /// A label given to a macro: a literal, or a path to a typed label.
 pub type SiteLabel = &'static (dyn LabelValue + Sync);
@@ -83,7 +84,7 @@ fn resolve_first<S: Site>(site: &'static S) -> &'static S::Handles {
 pub struct DatabaseSite {
     operation: SiteLabel,
     table: SiteLabel,
-    handles: OnceLock<DatabaseHandles<'static>>,
+    handles: OnceLock<DatabaseHandles>,
 }
 
 impl DatabaseSite {
@@ -104,13 +105,13 @@ impl DatabaseSite {
 }
 
 impl Site for DatabaseSite {
-    type Handles = DatabaseHandles<'static>;
+    type Handles = DatabaseHandles;
 
-    fn cell(&self) -> &OnceLock<DatabaseHandles<'static>> {
+    fn cell(&self) -> &OnceLock<DatabaseHandles> {
         &self.handles
     }
 
-    fn resolve(&self) -> DatabaseHandles<'static> {
+    fn resolve(&self) -> DatabaseHandles {
         metrics().database_handles_with(
             self.operation.as_label(),
             self.table.as_label(),
@@ -146,7 +147,7 @@ impl Record for RequestHandles {
     }
 }
 
-impl Record for DatabaseHandles<'static> {
+impl Record for DatabaseHandles {
     #[inline]
     fn begin(&self) -> Tick {
         self.now()
@@ -188,7 +189,7 @@ pub struct Call<H: Record> {
 /// A call through a [`RequestSite`].
 pub type RequestCall = Call<RequestHandles>;
 /// An operation through a [`DatabaseSite`].
-pub type DatabaseCall = Call<DatabaseHandles<'static>>;
+pub type DatabaseCall = Call<DatabaseHandles>;
 /// A message processed through a [`MessageSite`].
 pub type MessageCall = Call<MessageHandles>;
 
@@ -249,6 +250,14 @@ impl Site for MessageSite {
     fn resolve(&self) -> MessageHandles {
         metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
     }
+}
+
+/// Counts a label value a call site declared for `family` (a typed label
+/// whose constant is not snake_case) in
+/// `insa_metrics_invalid_label_values_total{family,reason="not_snake_case"}`.
+#[cold]
+pub fn report_not_snake_case(family: &str) {
+    metrics().count_not_snake_case(family);
 }
 
 /// Runs a sync fn's body, moved into a closure so that `return` and `?` leave

@@ -16,6 +16,19 @@ pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
+/// use insa_metrics::{Error, MetricsCollector};
+///
+/// let refused = MetricsCollector::builder().cardinality_limit(0).build().unwrap_err();
+/// assert!(matches!(refused, Error::CollectorConfig(_)));
+/// assert_eq!(
+///     refused.to_string(),
+///     "invalid metrics collector configuration: the cardinality limit must be at least 1"
+/// );
+/// ```
+///
+/// A failure keeps its cause:
+///
+/// ```
 /// # #[cfg(feature = "server")]
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::error::Error as _;
@@ -88,6 +101,13 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+    /// The collector's configuration is invalid.
+    #[error("invalid metrics collector configuration: {0}")]
+    CollectorConfig(&'static str),
+    /// The registry could not be encoded: a collector gave a family the
+    /// exposition formats cannot carry.
+    #[error("cannot encode the metrics: {0}")]
+    Encoding(String),
     /// An I/O error outside binding.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -4,10 +4,23 @@
 use std::error::Error as StdError;
 use std::io;
 
-use crate::cardinality::MAX_LABEL_VALUE_BYTES;
 use crate::labels::RequestStatus;
+use crate::store::MAX_LABEL_VALUE_BYTES;
 
 /// How an instrumented call ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use insa_metrics::{Outcome, RequestStatus};
+///
+/// let timed_out: Result<(), io::Error> = Err(io::ErrorKind::TimedOut.into());
+/// let outcome = Outcome::of_result(&timed_out);
+/// assert_eq!(outcome, Outcome::Timeout("timed_out"));
+/// assert_eq!(outcome.status(), RequestStatus::Timeout);
+/// assert_eq!(Outcome::Panicked.error_type(), Some("panic"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -74,8 +87,10 @@ impl Outcome {
 /// The attribute macros count an `Err` as `error`, or `timeout` when its error
 /// type implements this trait and [`is_timeout`](ClassifyError::is_timeout)
 /// says so. It is implemented for `std::io::Error` (kind `TimedOut`),
-/// `tokio::time::error::Elapsed` and boxed errors that hold either. Opt in
-/// with your own error type:
+/// `tokio::time::error::Elapsed` (feature `tokio`) and boxed errors that hold
+/// either. Opt in with your own error type.
+///
+/// # Examples
 ///
 /// ```
 /// use insa_metrics::ClassifyError;

@@ -22,8 +22,9 @@ use hyper::{Method, Request};
 use prometheus::Registry;
 
 use crate::Error;
+use crate::Format;
 use crate::detached;
-use crate::encoding::{TEXT_CONTENT_TYPE, encode_text};
+use crate::encoding::encode_registry;
 use crate::error::Cause;
 use url::{Target, grouping_path};
 
@@ -55,7 +56,9 @@ pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// status (the error quotes the start of its answer; at most 4 KiB of it is
 /// read); [`Error::Config`] for an invalid URL (a port that is not a number
 /// from 1 to 65535 included), job or label name; [`Error::Tls`] for an
-/// unusable CA file.
+/// unusable CA file; [`Error::Encoding`] for a registry holding a family no
+/// exposition format can carry (nothing is sent: a `PUT` of nothing would
+/// wipe the group).
 pub fn push_metrics(gateway_url: &str, job: &str, grouping: &[(&str, &str)]) -> Result<(), Error> {
     let mut pusher = Pusher::new(gateway_url, job);
     for (name, value) in grouping {
@@ -224,7 +227,9 @@ impl Pusher {
     }
 
     /// The request, with the registry encoded on a thread of its own (a
-    /// collector may be slow or hang: the push's timeout still holds).
+    /// collector may be slow or hang: the push's timeout still holds). A
+    /// registry that cannot be encoded is an error, not an empty `PUT` that
+    /// would wipe the group.
     async fn request(
         &self,
         target: &Target,
@@ -233,11 +238,11 @@ impl Pusher {
     ) -> Result<Request<Full<Bytes>>, Error> {
         let registry = self.registry.clone();
         let body = detached::run("insa-metrics-encode", move || match &registry {
-            Some(registry) => encode_text(registry),
-            None => crate::get_metrics_text(),
+            Some(registry) => encode_registry(registry, Format::Text),
+            None => crate::metrics().encode(Format::Text),
         })
         .await
-        .map_err(|_| self.failure("encoding the metrics failed (a collector panicked)", None))?;
+        .map_err(|_| self.failure("encoding the metrics failed (a collector panicked)", None))??;
         let method = if self.replace {
             Method::PUT
         } else {
@@ -247,7 +252,7 @@ impl Pusher {
             .method(method)
             .uri(path)
             .header(HOST, target.authority.as_str())
-            .header(CONTENT_TYPE, TEXT_CONTENT_TYPE)
+            .header(CONTENT_TYPE, Format::Text.content_type())
             .header(
                 USER_AGENT,
                 concat!("insa-metrics/", env!("CARGO_PKG_VERSION")),

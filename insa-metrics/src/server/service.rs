@@ -19,7 +19,8 @@ use super::admission::Peer;
 use super::auth::{BasicAuth, Verdict};
 use super::path::MetricsPath;
 use crate::detached::{self, DetachedError};
-use crate::encoding::{TEXT_CONTENT_TYPE, encode_text};
+use crate::encoding::encode_registry;
+use crate::{Error, Format};
 
 /// What the server serves: the path, the registry and who may see it.
 #[derive(Debug)]
@@ -37,7 +38,7 @@ pub(crate) struct Endpoint {
 /// How a scrape's body is represented, negotiated from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Representation {
-    content_type: &'static str,
+    format: Format,
     gzip: bool,
 }
 
@@ -47,6 +48,8 @@ pub(crate) struct Representation {
 pub(crate) enum ScrapeError {
     /// A collector or the encoder panicked.
     Panicked,
+    /// The registry holds a family no exposition format can carry.
+    Encoding(Error),
     /// No encoder could be started: no thread (the error says why).
     Unavailable(std::io::Error),
 }
@@ -104,7 +107,7 @@ impl Endpoint {
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(representation.content_type),
+            HeaderValue::from_static(representation.format.content_type()),
         );
         headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
         if representation.gzip {
@@ -147,21 +150,20 @@ impl Endpoint {
         let encode = move || {
             let _encoder = encoder;
             let text = match &registry {
-                Some(registry) => encode_text(registry),
-                None => crate::get_metrics_text(),
-            };
-            if representation.gzip {
+                Some(registry) => encode_registry(registry, representation.format),
+                None => crate::metrics().encode(representation.format),
+            }?;
+            Ok(if representation.gzip {
                 gzip_bytes(text.as_bytes())
             } else {
                 Bytes::from(text)
-            }
-        };
-        detached::run("insa-metrics-encode", encode)
-            .await
-            .map_err(|error| match error {
-                DetachedError::Panicked => ScrapeError::Panicked,
-                DetachedError::NoThread(error) => ScrapeError::Unavailable(error),
             })
+        };
+        match detached::run("insa-metrics-encode", encode).await {
+            Ok(encoded) => encoded.map_err(ScrapeError::Encoding),
+            Err(DetachedError::Panicked) => Err(ScrapeError::Panicked),
+            Err(DetachedError::NoThread(error)) => Err(ScrapeError::Unavailable(error)),
+        }
     }
 }
 
@@ -172,6 +174,10 @@ impl ScrapeError {
             ScrapeError::Panicked => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the scrape failed: a collector or the encoder panicked\n".to_owned(),
+            ),
+            ScrapeError::Encoding(error) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the scrape failed: {error}\n"),
             ),
             ScrapeError::Unavailable(error) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -185,17 +191,18 @@ impl ScrapeError {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         match self {
-            ScrapeError::Panicked => response,
+            ScrapeError::Panicked | ScrapeError::Encoding(_) => response,
             ScrapeError::Unavailable(_) => retry_later(response),
         }
     }
 }
 
-/// The representation a request asks for: the text format, gzipped when
+/// The representation a request asks for: the text format 0.0.4 (the
+/// format's negotiation from `Accept` goes here), gzipped when
 /// `Accept-Encoding` allows it.
 fn negotiate(headers: &HeaderMap) -> Representation {
     Representation {
-        content_type: TEXT_CONTENT_TYPE,
+        format: Format::Text,
         gzip: accepts_gzip(headers),
     }
 }

@@ -5,11 +5,16 @@
 
 use proc_macro::TokenStream;
 
+mod body;
 mod expand;
+mod impl_block;
+mod item;
 mod kind;
+mod labels;
+mod output;
 mod parse;
+mod snake_case;
 mod tail;
-mod validate;
 
 #[cfg(test)]
 mod snapshots;

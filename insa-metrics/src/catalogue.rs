@@ -323,10 +323,11 @@ pub const LABEL_OVERFLOW_TOTAL: FamilySpec = counter(
     "Records folded into the overflow series because the family reached its cardinality limit",
     &["family"],
 );
-/// Self-metric: label values replaced because they were empty or too long.
+/// Self-metric: label values replaced because they were empty or too long,
+/// and typed labels of the attribute macros that are not snake_case.
 pub const INVALID_LABEL_VALUES_TOTAL: FamilySpec = counter(
     "insa_metrics_invalid_label_values_total",
-    "Label values replaced because they were empty or too long",
+    "Label values replaced because they were empty or too long, or macro labels not in snake_case",
     &["family", "reason"],
 );
 

@@ -77,6 +77,9 @@ pub struct MetricsCollector {
     session_cleanup: Family<IntCounterVec>,
     system_info: Family<IntGaugeVec>,
     system_info_lock: Mutex<()>,
+    /// `insa_metrics_invalid_label_values_total`, for values the families
+    /// cannot judge (see [`count_invalid_label_value`](Self::count_invalid_label_value)).
+    invalid_label_values: IntCounterVec,
     cardinality_limit: usize,
     clock: Clock,
 }
@@ -207,6 +210,7 @@ impl CollectorBuilder {
             active_sessions,
             session_duration,
             system_info_lock: Mutex::new(()),
+            invalid_label_values: invalid_total.clone(),
             cardinality_limit: limit,
             clock: Clock::new(),
             registry: registry.clone(),
@@ -334,6 +338,16 @@ impl MetricsCollector {
     #[must_use]
     pub fn cardinality_limit(&self) -> usize {
         self.cardinality_limit
+    }
+
+    /// Counts one bad label value of `family` in
+    /// `insa_metrics_invalid_label_values_total{family,reason}`: the families
+    /// count `empty` and `too_long` themselves; the macros' call sites count
+    /// a typed label that is not snake_case (`not_snake_case`).
+    pub(crate) fn count_invalid_label_value(&self, family: &str, reason: &str) {
+        self.invalid_label_values
+            .with_label_values(&[family, reason])
+            .inc();
     }
 
     /// The registry in the Prometheus text exposition format 0.0.4.

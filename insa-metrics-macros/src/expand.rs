@@ -92,9 +92,9 @@ pub(crate) fn instrument_fn(
             future,
             format!(
                 "#[{}] cannot see into a returned future: make it an `async fn`, \
-                 end the body with an `async move {{ … }}` block, or {}",
+                 or end the body with an `async move {{ … }}` block{}",
                 kind.name(),
-                place.way_out(kind)
+                place.or_leave_out(kind)
             ),
         ));
     } else {

@@ -20,13 +20,13 @@ pub(crate) enum Place {
 }
 
 impl Place {
-    /// How to get past an error this fn cannot fix: remove the attribute, or
-    /// in a block, leave the method out.
-    pub(crate) fn way_out(self, kind: Kind) -> String {
+    /// The end of a message about a fn the attribute cannot instrument: in a
+    /// block, the way to leave the method out.
+    pub(crate) fn or_leave_out(self, kind: Kind) -> String {
         match self {
-            Place::Fn => format!("remove #[{}]", kind.name()),
+            Place::Fn => String::new(),
             Place::Method => format!(
-                "leave the method out with #[{}({})]",
+                ", or leave the method out with #[{}({})]",
                 kind.name(),
                 crate::parse::SKIP
             ),
@@ -100,10 +100,12 @@ pub(crate) fn check_fn(kind: Kind, attrs: &[Attribute], place: Place) -> syn::Re
         Some(attr) => Err(syn::Error::new_spanned(
             attr,
             format!(
-                "#[track_caller] cannot be combined with #[{}]: the body runs in a closure; \
-                 remove #[track_caller], or {}",
+                "#[track_caller] cannot be combined with #[{}]: the body runs in a closure; {}",
                 kind.name(),
-                place.way_out(kind)
+                match place {
+                    Place::Fn => "remove one of them".to_owned(),
+                    Place::Method => format!("remove it{}", place.or_leave_out(kind)),
+                }
             ),
         )),
         None => Ok(()),

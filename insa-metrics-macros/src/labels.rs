@@ -10,7 +10,7 @@ use crate::parse::{Arg, Label};
 use crate::snake_case::{is_snake_case, to_snake_case};
 
 /// The longest label literal accepted: the runtime's `MAX_LABEL_VALUE_BYTES`
-/// (`insa-metrics/tests/macros_label_limit.rs` ties the two).
+/// (`insa-metrics/tests/macros_labels.rs` ties the two).
 pub(crate) const MAX_LABEL_BYTES: usize = 128;
 
 /// The labels in positional order, checked. `tokens` are the arguments as

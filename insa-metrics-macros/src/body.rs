@@ -69,6 +69,7 @@ impl<'a> Body<'a> {
                         syn::parse_quote_spanned!(span=> ::insa_metrics::__private::returns!(#ty););
                     block.stmts.insert(0, returns);
                 }
+                let capture = capture.map(|_| Move(user));
                 let head = quote_spanned!(user=> async #capture);
                 quote_spanned!(span=> #head #block.await)
             }

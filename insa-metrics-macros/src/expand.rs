@@ -91,7 +91,7 @@ pub(crate) fn instrument_fn(
         return Err(syn::Error::new_spanned(
             future,
             format!(
-                "#[{}] cannot see into a returned future: make it an `async fn`, \
+                "#[{}] cannot see into a returned future: make it an `async fn` \
                  or end the body with an `async move {{ … }}` block{}",
                 kind.name(),
                 place.or_leave_out(kind)

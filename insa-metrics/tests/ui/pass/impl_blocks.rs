@@ -1,6 +1,6 @@
 //! Attributes on inherent and trait impl blocks, with `async_trait` in either
-//! order, a skipped method, a method with its own label, a `const fn`, and a
-//! request and a database attribute on one block.
+//! order, a skipped method, a method with its own label, a `const fn`, a
+//! request and a database attribute on one block, and a generic block.
 #![deny(warnings)]
 
 use async_trait::async_trait;
@@ -66,6 +66,25 @@ impl Worker for Sizing {
     }
 }
 
+struct Cache<T> {
+    value: Option<T>,
+}
+
+/// A generic block: its methods' call sites are shared by every `T`.
+#[track_request_metrics("cache_agent")]
+impl<T> Cache<T>
+where
+    T: Clone,
+{
+    pub fn get(&self) -> Option<T> {
+        self.value.clone()
+    }
+
+    pub fn set(&mut self, value: T) {
+        self.value = Some(value);
+    }
+}
+
 fn main() {
     let mut crm = Crm;
     let _ = crm.find(1);
@@ -77,4 +96,7 @@ fn main() {
     let _ = crm.name();
     let _ = Sizing.process(1);
     let _ = Sizing.name();
+    let mut cache = Cache { value: None };
+    cache.set(1_u8);
+    let _ = cache.get();
 }

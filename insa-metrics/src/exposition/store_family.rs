@@ -39,7 +39,13 @@ pub(crate) fn write<W: fmt::Write>(
                 let exemplar = exemplar(lines.format, store, series, 0, |_| 1.0);
                 let write = |out: &mut W| write_count(out, value);
                 if plain {
-                    lines.plain_sample(spec.name(), family.label_prefixes(), series.key(), write, exemplar)?;
+                    lines.plain_sample(
+                        spec.name(),
+                        family.label_prefixes(),
+                        series.key(),
+                        write,
+                        exemplar,
+                    )?;
                 } else {
                     labels(lines, family, series, unescaped)?;
                     lines.sample(spec.name(), "", None, write, exemplar)?;
@@ -51,7 +57,13 @@ pub(crate) fn write<W: fmt::Write>(
                 let value = series.read(0) as i64;
                 let write = |out: &mut W| write_gauge(out, value);
                 if plain {
-                    lines.plain_sample(spec.name(), family.label_prefixes(), series.key(), write, None)?;
+                    lines.plain_sample(
+                        spec.name(),
+                        family.label_prefixes(),
+                        series.key(),
+                        write,
+                        None,
+                    )?;
                 } else {
                     labels(lines, family, series, unescaped)?;
                     lines.sample(spec.name(), "", None, write, None)?;

@@ -107,9 +107,7 @@ impl Series {
             Compact::Many((0..width).map(|_| AtomicU64::new(0)).collect())
         };
         Series {
-            plain: !key
-                .bytes()
-                .any(|b| matches!(b, 1 | b'\\' | b'"' | b'\n')),
+            plain: !key.bytes().any(|b| matches!(b, 1 | b'\\' | b'"' | b'\n')),
             key: key.into(),
             compact,
             stripes: OnceLock::new(),

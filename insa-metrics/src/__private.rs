@@ -4,17 +4,32 @@
 
 use std::sync::OnceLock;
 
+use crate::catalogue::{self as cat, FamilySpec};
 pub use crate::clock::Tick;
 use crate::guards::unfinished;
 use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
 use crate::labels::LabelValue;
 use crate::metrics;
 pub use crate::outcome::Outcome;
-use crate::outcome::{ClassifyError, short_type_name};
+use crate::outcome::{ClassifyError, is_snake_case, short_type_name};
 use crate::store::Admission;
 
 /// A label given to a macro: a literal, or a path to a typed label.
 pub type SiteLabel = &'static (dyn LabelValue + Sync);
+
+/// A call site's label value, checked on the site's first call. The macros
+/// check literals at compile time; a typed label's value is only known here
+/// (`LabelValue::as_label` is not a `const fn`). One that is not snake_case
+/// is recorded as it is and counted once in
+/// `insa_metrics_invalid_label_values_total{family, reason="not_snake_case"}`
+/// (empty and too long values are counted by the family itself).
+fn checked(label: SiteLabel, family: &FamilySpec) -> &'static str {
+    let value = label.as_label();
+    if !value.is_empty() && !is_snake_case(value) {
+        metrics().count_not_snake_case(family.name());
+    }
+    value
+}
 
 /// The `static` behind one `#[track_request_metrics]` call site.
 pub struct RequestSite {
@@ -47,7 +62,8 @@ impl Site for RequestSite {
     }
 
     fn resolve(&self) -> RequestHandles {
-        metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
+        let agent_type = checked(self.agent_type, &cat::AGENT_REQUESTS_TOTAL);
+        metrics().request_handles_with(agent_type, Admission::Reserved)
     }
 }
 
@@ -113,8 +129,8 @@ impl Site for DatabaseSite {
 
     fn resolve(&self) -> DatabaseHandles {
         metrics().database_handles_with(
-            self.operation.as_label(),
-            self.table.as_label(),
+            checked(self.operation, &cat::DATABASE_OPERATIONS_TOTAL),
+            checked(self.table, &cat::DATABASE_OPERATIONS_TOTAL),
             Admission::Reserved,
         )
     }
@@ -248,16 +264,12 @@ impl Site for MessageSite {
     }
 
     fn resolve(&self) -> MessageHandles {
-        metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
+        let agent_type = checked(
+            self.agent_type,
+            &cat::MESSAGE_BUS_PROCESSING_DURATION_SECONDS,
+        );
+        metrics().message_handles_with(agent_type, Admission::Reserved)
     }
-}
-
-/// Counts a label value a call site declared for `family` (a typed label
-/// whose constant is not snake_case) in
-/// `insa_metrics_invalid_label_values_total{family,reason="not_snake_case"}`.
-#[cold]
-pub fn report_not_snake_case(family: &str) {
-    metrics().count_not_snake_case(family);
 }
 
 /// Runs a sync fn's body, moved into a closure so that `return` and `?` leave
@@ -344,3 +356,18 @@ macro_rules! __insa_returns {
 }
 
 pub use crate::__insa_returns as returns;
+
+/// The output of a pinned future type, for [`returns!`] when a fn returns
+/// one through a type alias (`-> BoxFuture<'_, T>`) that does not spell out
+/// its `Output`.
+pub trait PinnedFuture {
+    /// The future's output.
+    type Output;
+}
+
+impl<P> PinnedFuture for std::pin::Pin<P>
+where
+    P: std::ops::Deref<Target: Future>,
+{
+    type Output = <P::Target as Future>::Output;
+}

@@ -66,6 +66,48 @@ impl<W: fmt::Write> Lines<'_, W> {
         Ok(())
     }
 
+    /// The label block of a series whose values need no escaping: each
+    /// prefix (`{name="`, `,name="`) and the next value of `key`.
+    pub(crate) fn plain_labels(&mut self, prefixes: &[Box<str>], key: &str) {
+        self.labels.clear();
+        let mut rest = key;
+        for prefix in prefixes {
+            let end = rest.bytes().position(|b| b == 0).unwrap_or(rest.len());
+            self.labels.push_str(prefix);
+            self.labels.push_str(&rest[..end]);
+            self.labels.push('"');
+            rest = rest.get(end + 1..).unwrap_or_default();
+        }
+    }
+
+    /// The one sample line of a counter or gauge series whose values need no
+    /// escaping, its labels written straight from the key (no label block).
+    pub(crate) fn plain_sample(
+        &mut self,
+        name: &str,
+        prefixes: &[Box<str>],
+        key: &str,
+        value: impl FnOnce(&mut W) -> fmt::Result,
+        exemplar: Option<WrittenExemplar>,
+    ) -> fmt::Result {
+        let out = &mut *self.out;
+        out.write_str(name)?;
+        let mut rest = key;
+        for prefix in prefixes {
+            let end = rest.bytes().position(|b| b == 0).unwrap_or(rest.len());
+            out.write_str(prefix)?;
+            out.write_str(&rest[..end])?;
+            out.write_char('"')?;
+            rest = rest.get(end + 1..).unwrap_or_default();
+        }
+        out.write_str(if prefixes.is_empty() { " " } else { "} " })?;
+        value(out)?;
+        if let (Format::OpenMetrics, Some(exemplar)) = (self.format, exemplar) {
+            write_exemplar(out, exemplar)?;
+        }
+        out.write_char('\n')
+    }
+
     /// Starts the label block of a series.
     pub(crate) fn clear_labels(&mut self) {
         self.labels.clear();

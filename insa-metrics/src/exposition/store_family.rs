@@ -28,32 +28,67 @@ pub(crate) fn write<W: fmt::Write>(
                 spec.unit().map(|unit| unit.as_str()),
             )?;
         }
-        lines.clear_labels();
-        let mut names = family.sorted_labels();
-        key::for_each_value(series.key(), unescaped, |value| {
-            lines.label(names.next().unwrap_or_default(), value)
-        })?;
+        let plain = series.is_plain();
         match spec.kind() {
-            FamilyKind::Histogram => write_histogram(lines, store, family, series),
+            FamilyKind::Histogram => {
+                labels(lines, family, series, unescaped)?;
+                write_histogram(lines, store, family, series)
+            }
             FamilyKind::Counter => {
                 let value = series.read(0);
                 let exemplar = exemplar(lines.format, store, series, 0, |_| 1.0);
-                lines.sample(
-                    spec.name(),
-                    "",
-                    None,
-                    |out| write_count(out, value),
-                    exemplar,
-                )?;
+                let write = |out: &mut W| write_count(out, value);
+                if plain {
+                    lines.plain_sample(
+                        spec.name(),
+                        family.label_prefixes(),
+                        series.key(),
+                        write,
+                        exemplar,
+                    )?;
+                } else {
+                    labels(lines, family, series, unescaped)?;
+                    lines.sample(spec.name(), "", None, write, exemplar)?;
+                }
                 Ok(value)
             }
             _ => {
                 #[allow(clippy::cast_possible_wrap)] // a gauge's cells are i64s
                 let value = series.read(0) as i64;
-                lines.sample(spec.name(), "", None, |out| write_gauge(out, value), None)?;
+                let write = |out: &mut W| write_gauge(out, value);
+                if plain {
+                    lines.plain_sample(
+                        spec.name(),
+                        family.label_prefixes(),
+                        series.key(),
+                        write,
+                        None,
+                    )?;
+                } else {
+                    labels(lines, family, series, unescaped)?;
+                    lines.sample(spec.name(), "", None, write, None)?;
+                }
                 Ok(0)
             }
         }
+    })
+}
+
+/// The label block of `series`, for its sample lines.
+fn labels<W: fmt::Write>(
+    lines: &mut Lines<'_, W>,
+    family: &Family,
+    series: &Series,
+    unescaped: &mut String,
+) -> fmt::Result {
+    if series.is_plain() {
+        lines.plain_labels(family.label_prefixes(), series.key());
+        return Ok(());
+    }
+    lines.clear_labels();
+    let mut names = family.sorted_labels();
+    key::for_each_value(series.key(), unescaped, |value| {
+        lines.label(names.next().unwrap_or_default(), value)
     })
 }
 

@@ -98,6 +98,9 @@ pub(crate) struct Family {
     buckets: Option<Arc<Buckets>>,
     /// For each label in name order, the index of its value in the spec's order.
     order: [usize; MAX_LABELS],
+    /// What the exposition writes before each value, in name order:
+    /// `{name="`, then `,name="`.
+    label_prefixes: Box<[Box<str>]>,
     index: RwLock<BTreeSet<Entry>>,
     overflow: OnceLock<Arc<Series>>,
     settings: Settings,
@@ -111,15 +114,22 @@ impl Family {
         settings: Settings,
         accounting: Option<Accounting>,
     ) -> Self {
-        let labels = spec.labels();
-        assert!(labels.len() <= MAX_LABELS, "{}", spec.name());
+        // At most MAX_LABELS labels: the catalogue's table is checked at
+        // compile time (`store::LAYOUT_FITS`).
+        let labels = &spec.labels()[..spec.labels().len().min(MAX_LABELS)];
         let mut order = [0, 1, 2];
         order[..labels.len()].sort_by_key(|&i| labels[i]);
         let buckets = (spec.kind() == FamilyKind::Histogram).then(|| Arc::new(Buckets::of(spec)));
+        let label_prefixes = order[..labels.len()]
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| format!("{}{}=\"", if n == 0 { '{' } else { ',' }, labels[i]).into())
+            .collect();
         let family = Family {
             spec,
             buckets,
             order,
+            label_prefixes,
             index: RwLock::new(BTreeSet::new()),
             overflow: OnceLock::new(),
             settings,
@@ -143,6 +153,12 @@ impl Family {
     /// Cells per series: one, or a histogram's buckets, `+Inf` and sum.
     pub(crate) fn width(&self) -> usize {
         self.buckets.as_ref().map_or(1, |b| b.width())
+    }
+
+    /// `{name="`, then `,name="` for each label, in the order keys hold
+    /// their values.
+    pub(crate) fn label_prefixes(&self) -> &[Box<str>] {
+        &self.label_prefixes
     }
 
     /// Label names in the order keys hold their values.

@@ -86,6 +86,24 @@ macro_rules! declare_families {
 
 with_catalogue!(declare_families);
 
+/// Every family of the table fits the store: at most [`MAX_LABELS`] labels,
+/// and a histogram's buckets, `+Inf` and sum in one stripe.
+const LAYOUT_FITS: () = {
+    let families = [cat::CATALOGUE, cat::SELF_METRICS];
+    let mut f = 0;
+    while f < families.len() {
+        let mut i = 0;
+        while i < families[f].len() {
+            let spec = families[f][i];
+            assert!(spec.labels().len() <= key::MAX_LABELS);
+            assert!(spec.buckets().len() + 2 <= STRIPE_CELLS);
+            i += 1;
+        }
+        f += 1;
+    }
+};
+const _: () = LAYOUT_FITS;
+
 /// The self-metric series one family counts its troubles in, from the
 /// self-metric families.
 fn accounting(spec: &'static cat::FamilySpec, self_metrics: &[&CounterFamily]) -> Accounting {

@@ -85,6 +85,9 @@ pub(crate) struct Series {
     stripes: OnceLock<Stripes>,
     exemplars: OnceLock<Arc<Exemplars>>,
     pub(crate) recency: Recency,
+    /// The key holds nothing the exposition escapes (nor an escaped byte):
+    /// its values are written as they are.
+    plain: bool,
 }
 
 /// The compact cells of a series: inline for one cell.
@@ -104,6 +107,7 @@ impl Series {
             Compact::Many((0..width).map(|_| AtomicU64::new(0)).collect())
         };
         Series {
+            plain: !key.bytes().any(|b| matches!(b, 1 | b'\\' | b'"' | b'\n')),
             key: key.into(),
             compact,
             stripes: OnceLock::new(),
@@ -115,6 +119,12 @@ impl Series {
     /// The encoded label values.
     pub(crate) fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Whether the key's values need no escaping, by the store or by the
+    /// exposition: they are its bytes between the separators.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.plain
     }
 
     /// Cell `i` of the compact cells.

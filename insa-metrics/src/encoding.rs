@@ -5,7 +5,6 @@
 use prometheus::Registry;
 
 use crate::Error;
-pub(crate) use crate::exposition::TEXT_CONTENT_TYPE;
 use crate::exposition::{self, Format};
 
 /// `registry` in `format`, gathered (so any collector of this crate on it
@@ -21,6 +20,7 @@ pub(crate) fn encode_registry(registry: &Registry, format: Format) -> Result<Str
 
 /// `registry` in the text format 0.0.4; one comment line saying why when it
 /// cannot be encoded.
+#[cfg(test)]
 pub(crate) fn encode_text(registry: &Registry) -> String {
     encode_registry(registry, Format::Text).unwrap_or_else(|error| format!("# {error}\n"))
 }

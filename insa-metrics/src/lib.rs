@@ -8,6 +8,8 @@ pub mod catalogue;
 mod clock;
 mod collector;
 #[cfg(any(feature = "server", feature = "push"))]
+mod detached;
+#[cfg(any(feature = "server", feature = "push"))]
 mod encoding;
 mod error;
 mod exposition;

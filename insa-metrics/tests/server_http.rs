@@ -1,5 +1,5 @@
 //! The global server over HTTP: round trip, HEAD, 404, 405, gzip, start/stop
-//! semantics and a busy port.
+//! semantics, a busy port, and a failed scrape as a 500.
 
 mod support;
 
@@ -159,32 +159,105 @@ async fn serves_on_the_callers_runtime_with_a_custom_path_and_registry() -> anyh
     Ok(())
 }
 
-#[test]
-fn rejects_a_path_without_a_slash() {
-    let error = MetricsServer::builder()
-        .port(0)
-        .path("metrics")
-        .build()
-        .unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+/// A collector that panics when collected.
+#[derive(Debug)]
+struct Panicking(prometheus::core::Desc);
+
+impl prometheus::core::Collector for Panicking {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        panic!("a collector that panics (expected by the test)");
+    }
 }
 
-#[test]
-fn rejects_basic_auth_users_with_different_bcrypt_costs() {
-    // An unknown user is checked against a dummy hash of the one cost: with
-    // mixed costs, the time of a 401 would tell which users exist.
-    let error = MetricsServer::builder()
-        .port(0)
-        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
-        .basic_auth_user("grafana", bcrypt::hash("b", 5).unwrap())
-        .build()
-        .unwrap_err();
-    assert!(matches!(&error, Error::Config(_)), "{error:?}");
-    assert!(error.to_string().contains("same bcrypt cost"), "{error}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_collector_is_a_500_not_an_empty_200() -> anyhow::Result<()> {
+    let (registry, _collector) = support::own_collector();
+    let desc = prometheus::core::Desc::new(
+        "insa_test_panics".into(),
+        "Panics.".into(),
+        Vec::new(),
+        Default::default(),
+    )?;
+    registry.register(Box::new(Panicking(desc)))?;
     let server = MetricsServer::builder()
         .port(0)
-        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
-        .basic_auth_user("grafana", bcrypt::hash("b", 4).unwrap())
-        .build();
-    assert!(server.is_ok(), "{server:?}");
+        .registry(registry)
+        .build()?
+        .start()?;
+    let addr = server.local_addr();
+    for accept_encoding in ["identity", "gzip"] {
+        let response = request(
+            addr,
+            Method::GET,
+            "/metrics",
+            &[("accept-encoding", accept_encoding)],
+        )
+        .await?;
+        assert_eq!(
+            response.status,
+            500,
+            "{accept_encoding}: {}",
+            response.text()
+        );
+        assert_eq!(response.header("content-encoding"), None);
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert!(response.text().contains("panicked"), "{}", response.text());
+    }
+    // The server lives on: the next request is served.
+    assert_eq!(get(addr, "/other").await?.status, 404);
+    server.stop();
+    Ok(())
+}
+
+/// A collector whose family no exposition format can carry (untyped).
+#[derive(Debug)]
+struct Untyped(prometheus::core::Desc);
+
+impl prometheus::core::Collector for Untyped {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut family = prometheus::proto::MetricFamily::default();
+        family.set_name("insa_test_untyped".into());
+        family.set_field_type(prometheus::proto::MetricType::UNTYPED);
+        family.set_metric(vec![prometheus::proto::Metric::default()]);
+        vec![family]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_cannot_be_encoded_is_a_500() -> anyhow::Result<()> {
+    for with_collector in [false, true] {
+        let registry = if with_collector {
+            support::own_collector().0
+        } else {
+            prometheus::Registry::new()
+        };
+        let desc = prometheus::core::Desc::new(
+            "insa_test_untyped".into(),
+            "Untyped.".into(),
+            Vec::new(),
+            Default::default(),
+        )?;
+        registry.register(Box::new(Untyped(desc)))?;
+        let server = MetricsServer::builder()
+            .port(0)
+            .registry(registry)
+            .build()?
+            .start()?;
+        let response = get(server.local_addr(), "/metrics").await?;
+        assert_eq!(response.status, 500, "{}", response.text());
+        assert!(response.text().contains("untyped"), "{}", response.text());
+        server.stop();
+    }
+    Ok(())
 }

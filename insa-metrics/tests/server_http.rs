@@ -72,7 +72,7 @@ async fn round_trip() -> anyhow::Result<()> {
     assert_eq!(gzip_head.status, 200);
     assert!(gzip_head.body.is_empty());
     assert_eq!(gzip_head.header("content-encoding"), Some("gzip"));
-    assert_eq!(gzip_head.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(gzip_head.header("vary"), Some("Accept, Accept-Encoding"));
 
     let gzipped = request(
         addr,
@@ -108,6 +108,81 @@ async fn round_trip() -> anyhow::Result<()> {
     // The port is free as soon as stop returns.
     drop(TcpListener::bind(addr)?);
     assert!(get(addr, "/metrics").await.is_err());
+    Ok(())
+}
+
+/// What Prometheus 2.42 sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[test]
+fn the_accept_header_chooses_openmetrics_or_text() -> anyhow::Result<()> {
+    let _turn = global();
+    tokio::runtime::Runtime::new()?.block_on(negotiation())
+}
+
+async fn negotiation() -> anyhow::Result<()> {
+    metrics().record_cache_hit("negotiated");
+    let addr = start_metrics_server(0)?;
+    let openmetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    let text = "text/plain; version=0.0.4; charset=utf-8";
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[("accept", PROMETHEUS_ACCEPT)], openmetrics),
+        (&[("accept", "application/openmetrics-text")], openmetrics),
+        (
+            &[(
+                "accept",
+                "application/openmetrics-text;q=0.4, text/plain;q=0.5",
+            )],
+            text,
+        ),
+        (&[("accept", "*/*")], text),
+        (&[("accept", "text/*;q=0.9, application/json")], text),
+        (&[], text),
+        // Two Accept headers are one list.
+        (
+            &[
+                ("accept", "text/plain;q=0.2"),
+                ("accept", "application/openmetrics-text;q=0.3"),
+            ],
+            openmetrics,
+        ),
+    ];
+    for (headers, expected) in cases {
+        let got = request(addr, Method::GET, "/metrics", headers).await?;
+        assert_eq!(got.status, 200, "{headers:?}");
+        assert_eq!(got.header("content-type"), Some(expected), "{headers:?}");
+        assert_eq!(got.header("vary"), Some("Accept, Accept-Encoding"));
+        let body = got.text();
+        if expected == openmetrics {
+            assert!(body.ends_with("# EOF\n"), "{headers:?}");
+            assert!(body.contains("# TYPE insa_cache_hits counter\n"));
+            assert!(body.contains(r#"insa_cache_hits_total{cache_type="negotiated"} 1"#));
+        } else {
+            assert!(!body.contains("# EOF"), "{headers:?}");
+            assert!(body.contains("# TYPE insa_cache_hits_total counter\n"));
+        }
+        let head = request(addr, Method::HEAD, "/metrics", headers).await?;
+        assert_eq!(head.status, 200);
+        assert!(head.body.is_empty());
+        assert_eq!(
+            head.header("content-type"),
+            Some(expected),
+            "HEAD {headers:?}"
+        );
+    }
+    let gzipped = request(
+        addr,
+        Method::GET,
+        "/metrics",
+        &[("accept", PROMETHEUS_ACCEPT), ("accept-encoding", "gzip")],
+    )
+    .await?;
+    assert_eq!(gzipped.header("content-type"), Some(openmetrics));
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(&gzipped.body[..]).read_to_string(&mut decoded)?;
+    assert!(decoded.ends_with("# EOF\n"));
+    stop_metrics_server();
     Ok(())
 }
 

@@ -8,8 +8,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use http_body_util::Full;
 use hyper::header::{
-    ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue,
-    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap,
+    HeaderValue, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use prometheus::Registry;
@@ -109,7 +109,7 @@ impl Endpoint {
             CONTENT_TYPE,
             HeaderValue::from_static(representation.format.content_type()),
         );
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
         if representation.gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
@@ -197,12 +197,22 @@ impl ScrapeError {
     }
 }
 
-/// The representation a request asks for: the text format 0.0.4 (the
-/// format's negotiation from `Accept` goes here), gzipped when
-/// `Accept-Encoding` allows it.
+/// The representation a request asks for: OpenMetrics 1.0 or the text
+/// format 0.0.4 as its `Accept` headers prefer ([`crate::negotiate`]),
+/// gzipped when `Accept-Encoding` allows it.
 fn negotiate(headers: &HeaderMap) -> Representation {
+    let accept: Vec<&str> = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    let format = if accept.is_empty() {
+        crate::negotiate(None)
+    } else {
+        crate::negotiate(Some(&accept.join(",")))
+    };
     Representation {
-        format: Format::Text,
+        format,
         gzip: accepts_gzip(headers),
     }
 }

@@ -37,7 +37,7 @@ impl TracedHistogram {
 
     /// Observes a duration; offers its bucket an exemplar. Returns the trace
     /// context it was written with, if it was.
-    #[inline]
+    #[inline(always)]
     fn observe(&self, stripe: usize, nanos: u64, now: Tick, interval: u64) -> Option<TraceContext> {
         let bucket = self.cells.observe_in(stripe, nanos);
         self.exemplars.offer(bucket, nanos, now.raw(), interval)

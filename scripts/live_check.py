@@ -259,7 +259,7 @@ def variable_queries():
     for name, d in check_dashboards.load_dashboards().items():
         for v in d["templating"]["list"]:
             if v["type"] == "query":
-                yield name, v["name"], substitute(v["definition"])
+                yield name, v["name"], substitute(v["query"]["query"])
 
 
 def targets_up(url, expected):

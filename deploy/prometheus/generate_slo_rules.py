@@ -235,7 +235,9 @@ def render(spec):
     for agent, o in groups:
         out.append(f"#   {agent or 'default':14} availability {o['availability']:g}, "
                    f"latency {o['latency']['objective']:g} within {o['latency']['threshold_seconds']:g} s")
-    out += ["groups:", "  - name: insa_slo_recording", "    rules:"]
+    # One group: rules of a group are evaluated in order, so each alert reads
+    # the ratios recorded at the same evaluation, never the previous one.
+    out += ["groups:", "  - name: insa_slo", "    rules:"]
     for sli in SLIS:
         out.append(indent(f"# The {sli} objective of every agent with requests.", 6))
         out.append(indent(f"- record: {OBJECTIVE.format(sli=sli)}\n  expr: |\n{indent(objective_expr(sli, groups), 4)}", 6))
@@ -243,7 +245,7 @@ def render(spec):
         for w in windows(spec):
             expr = availability_expr(w) if sli == "availability" else latency_expr(w, groups)
             out.append(indent(f"- record: {SLIS[sli]['record'].format(w=w)}\n  expr: |\n{indent(expr, 4)}", 6))
-    out += ["", "  - name: insa_slo_alerts", "    rules:"]
+    out.append("")
     for sli in SLIS:
         for severity in ("page", "ticket"):
             out.append(indent(alert(sli, severity, spec), 6))

@@ -36,7 +36,8 @@ HEADER = """\
 #
 # The central Prometheus runs prometheus_config.yml with
 # --web.enable-remote-write-receiver (Thanos Receive, Mimir, Cortex and
-# VictoriaMetrics accept the same remote write). See deploy/README.md.
+# VictoriaMetrics accept the same remote write). See the README, "Past one
+# Prometheus".
 """
 
 REMOTE_WRITE = """\

@@ -54,6 +54,12 @@ if ((${#missing[@]})); then
         done
     fi
 fi
+# The OpenMetrics reference parser, which reads the OpenMetrics exposition
+# in the runtime's tests.
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+    step "installing the OpenMetrics reference parser (Python prometheus_client)"
+    python3 -m pip install --quiet --disable-pip-version-check 'prometheus_client==0.26.0'
+fi
 for tool in rustfmt clippy; do
     if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
         step "installing the $tool component"

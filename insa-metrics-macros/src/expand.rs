@@ -4,69 +4,115 @@
 //! with the outcome of the body's value, or on drop for panics and
 //! cancellations.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, ReturnType, Type};
+use syn::token::Move;
+use syn::{Block, Item, ReturnType, Signature, Type};
 
+use crate::body::Body;
+use crate::impl_block;
+use crate::item::{self, Place, Target};
 use crate::kind::Kind;
+use crate::labels;
+use crate::output::{Output, future_output};
 use crate::parse::{Args, Label};
-use crate::tail::{future_output, tail_async_block};
-use crate::validate;
+use crate::tail::tail_async_block;
 
-/// Expands one attribute. On error, the item is emitted unchanged next to the
-/// `compile_error!`, so the error is the only one the user sees.
+/// Expands one attribute. On error, the item is emitted as written next to
+/// the `compile_error!`, so the error is the only one the user sees.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    match instrument(kind, args, item.clone()) {
+    let parsed = match syn::parse2::<Item>(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(error) => return with_error(item, error),
+    };
+    match instrument(kind, args, parsed.clone()) {
         Ok(tokens) => tokens,
-        Err(error) => {
-            let mut tokens = item;
-            tokens.extend(error.into_compile_error());
-            tokens
-        }
+        Err(error) => match parsed {
+            Item::Impl(block) => with_error(
+                impl_block::without_skips(kind, block).into_token_stream(),
+                error,
+            ),
+            _ => with_error(item, error),
+        },
     }
 }
 
-fn instrument(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let mut func = validate::item(kind, item)?;
-    let labels = validate::labels(kind, Args::parse(args.clone())?, &args)?;
+fn with_error(mut item: TokenStream, error: syn::Error) -> TokenStream {
+    item.extend(error.into_compile_error());
+    item
+}
+
+fn instrument(kind: Kind, args: TokenStream, item: Item) -> syn::Result<TokenStream> {
+    let target = item::target(kind, item)?;
+    let labels = match Args::parse(args.clone())? {
+        Args::Labels(labels) => labels::labels(kind, labels, &args)?,
+        Args::Skip(skip) => {
+            return Err(syn::Error::new_spanned(
+                skip,
+                format!(
+                    "`skip` leaves a method out of an impl block that has #[{0}(…)]: \
+                     put #[{0}(…)] on the impl block, or remove this one",
+                    kind.name()
+                ),
+            ));
+        }
+    };
     let site = site(kind, &labels);
-    if func.sig.asyncness.is_some() {
+    Ok(match target {
+        Target::Fn(mut func) => {
+            instrument_fn(kind, &site, &func.sig, &mut func.block, Place::Fn)?;
+            func.into_token_stream()
+        }
+        Target::Impl(block) => impl_block::instrument(kind, &site, block)?.into_token_stream(),
+    })
+}
+
+/// Instruments the body of a fn with this signature.
+pub(crate) fn instrument_fn(
+    kind: Kind,
+    site: &TokenStream,
+    sig: &Signature,
+    block: &mut Block,
+    place: Place,
+) -> syn::Result<()> {
+    if sig.asyncness.is_some() {
         // An `async fn` body runs at the first poll: so does the guard.
-        let output = Output::of(&func.sig.output);
-        let body = Body::Async(quote!(move), &func.block);
-        func.block = Box::new(wrap(kind, &site, &body, &output));
-    } else if let Some(tail) = tail_async_block(&mut func.block) {
+        let body = Body::of_async(Some(Move::default()), block);
+        *block = instrumented(kind, site, &body, &Output::of(&sig.output));
+    } else if let Some(tail) = tail_async_block(block) {
         // `-> impl Future { async move { … } }`, and `#[async_trait]`'s
         // `Box::pin(async move { … })`: instrument inside the async block.
-        let output = match future_output(&func.sig.output) {
-            Some(ty) => Output::of_type(ty),
-            None => Output::Unknown,
-        };
-        let capture = tail.capture.map(ToTokens::into_token_stream);
-        let body = Body::Async(capture.unwrap_or_default(), &tail.block);
-        tail.block = wrap(kind, &site, &body, &output);
-    } else if let (ReturnType::Type(_, ty), Some(_)) =
-        (&func.sig.output, future_output(&func.sig.output))
-    {
+        let body = Body::of_async(tail.capture, &tail.block);
+        tail.block = instrumented(kind, site, &body, &Output::of_future(&sig.output));
+    } else if let Some(future) = returned_future(&sig.output) {
         // Timing the construction of a future would record a success before
         // the work has started.
         return Err(syn::Error::new_spanned(
-            ty,
+            future,
             format!(
-                "#[{}] cannot see into a returned future: make it an `async fn`, \
-                 or end the body with an `async move {{ … }}` block",
-                kind.name()
+                "#[{}] cannot see into a returned future: make it an `async fn` \
+                 or end the body with an `async move {{ … }}` block{}",
+                kind.name(),
+                place.or_leave_out(kind)
             ),
         ));
     } else {
-        let output = Output::of(&func.sig.output);
-        func.block = Box::new(wrap(kind, &site, &Body::Sync(&func.block), &output));
+        let body = Body::Sync(block);
+        *block = instrumented(kind, site, &body, &Output::of(&sig.output));
     }
-    Ok(func.into_token_stream())
+    Ok(())
 }
 
-/// `{ static __INSA_SITE: Site = Site::new(&label, …); __INSA_SITE.start() }`:
+/// The return type, if it is a future.
+fn returned_future(output: &ReturnType) -> Option<&Type> {
+    match output {
+        ReturnType::Type(_, ty) if future_output(ty).is_some() => Some(ty),
+        _ => None,
+    }
+}
+
+/// `{ static __INSA_SITE: Site = Site::new(&label, …); Site::start(&__INSA_SITE) }`:
 /// the handles resolve at the first call, later calls only read them.
 fn site(kind: Kind, labels: &[Label]) -> TokenStream {
     let span = Span::mixed_site();
@@ -80,125 +126,53 @@ fn site(kind: Kind, labels: &[Label]) -> TokenStream {
     quote_spanned! {span=>
         {
             static #name: #site = #site::new(#(#labels),*);
-            #name.start()
-        }
-    }
-}
-
-/// The original body, and how to run it to its value.
-enum Body<'a> {
-    /// A fn body: run in a closure, so `return` and `?` end the body only.
-    Sync(&'a Block),
-    /// An async body, with its capture mode: awaited as an async block.
-    Async(TokenStream, &'a Block),
-}
-
-/// What is known of the body's value.
-enum Output<'a> {
-    /// `()`: a success once returned.
-    Unit,
-    /// `!`: the body never returns; only a panic ends it, through the guard.
-    Never,
-    /// A nameable type, written on the body so `?` and coercions infer.
-    Known(&'a Type),
-    /// A type with `impl Trait` in it, left to inference.
-    Unknown,
-}
-
-impl<'a> Output<'a> {
-    fn of(output: &'a ReturnType) -> Self {
-        match output {
-            ReturnType::Default => Output::Unit,
-            ReturnType::Type(_, ty) => Output::of_type(ty),
-        }
-    }
-
-    fn of_type(ty: &'a Type) -> Self {
-        match ty {
-            Type::Tuple(tuple) if tuple.elems.is_empty() => Output::Unit,
-            Type::Never(_) => Output::Never,
-            ty if contains_impl(ty.to_token_stream()) => Output::Unknown,
-            ty => Output::Known(ty),
+            #site::start(&#name)
         }
     }
 }
 
 /// The instrumented block: the guard, the body run to its value, the outcome.
-fn wrap(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output<'_>) -> Block {
+/// It keeps the original block's braces, so the body reads as the user's.
+fn instrumented(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output) -> Block {
     let span = Span::mixed_site();
     let guard = format_ident!("__insa_guard", span = span);
     let result = format_ident!("__insa_result", span = span);
-    if !kind.records_outcome() {
+    let mut block: Block = if !kind.records_outcome() {
         // Only the time is observed: the guard records it when it drops,
         // whichever way the body ends.
-        let (Body::Sync(block) | Body::Async(_, block)) = body;
-        let stmts = &block.stmts;
-        return syn::parse_quote_spanned! {span=>
+        let stmts = &body.block().stmts;
+        syn::parse_quote_spanned! {span=>
             {
                 let #guard = #site;
                 #(#stmts)*
             }
-        };
-    }
-    let run = match body {
-        // The fn's return type is the closure's, given to `run` so that
-        // `?` and coercions infer as in the fn.
-        Body::Sync(block) => match output {
-            Output::Known(ty) => {
-                quote_spanned!(span=> ::insa_metrics::__private::run::<#ty>(move || #block))
-            }
-            Output::Never => {
-                quote_spanned!(span=> ::insa_metrics::__private::run(move || -> ! #block))
-            }
-            Output::Unit | Output::Unknown => {
-                quote_spanned!(span=> ::insa_metrics::__private::run(move || #block))
-            }
-        },
-        Body::Async(capture, block) => match output {
-            // The async block's type is fixed up front, so that `return`s
-            // of different types coerce as they do in the fn.
-            Output::Known(ty) => quote_spanned! {span=>
-                async #capture {
-                    ::insa_metrics::__private::returns!(#ty);
-                    #block
+        }
+    } else {
+        let run = body.run(output);
+        match output {
+            Output::Never => syn::parse_quote_spanned! {span=>
+                {
+                    let #guard = #site;
+                    #run
                 }
-                .await
             },
-            _ => quote_spanned!(span=> async #capture #block.await),
-        },
+            Output::Unit => syn::parse_quote_spanned! {span=>
+                {
+                    let #guard = #site;
+                    #run;
+                    #guard.end(::insa_metrics::__private::Outcome::Success);
+                }
+            },
+            Output::Known(_) | Output::Inferred => syn::parse_quote_spanned! {span=>
+                {
+                    let #guard = #site;
+                    let #result = #run;
+                    #guard.end(::insa_metrics::__private::outcome!(&#result));
+                    #result
+                }
+            },
+        }
     };
-    let outcome = quote_spanned!(span=> ::insa_metrics::__private::outcome!(&#result));
-
-    match output {
-        Output::Never => syn::parse_quote_spanned! {span=>
-            {
-                let #guard = #site;
-                #run
-            }
-        },
-        Output::Unit => syn::parse_quote_spanned! {span=>
-            {
-                let #guard = #site;
-                #run;
-                #guard.end(::insa_metrics::__private::Outcome::Success);
-            }
-        },
-        Output::Known(_) | Output::Unknown => syn::parse_quote_spanned! {span=>
-            {
-                let #guard = #site;
-                let #result = #run;
-                #guard.end(#outcome);
-                #result
-            }
-        },
-    }
-}
-
-/// Whether a type mentions `impl Trait`, which cannot be written in a body.
-fn contains_impl(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        TokenTree::Ident(ident) => ident == "impl",
-        TokenTree::Group(group) => contains_impl(group.stream()),
-        _ => false,
-    })
+    block.brace_token = body.block().brace_token;
+    block
 }

@@ -9,6 +9,15 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Every attribute.
+    pub(crate) const ALL: [Kind; 3] = [Kind::Request, Kind::Database, Kind::Message];
+
+    /// Which of the three attributes this is, however its path is written.
+    pub(crate) fn of(attr: &syn::Attribute) -> Option<Kind> {
+        let name = &attr.path().segments.last()?.ident;
+        Kind::ALL.into_iter().find(|kind| name == kind.name())
+    }
+
     /// The attribute's name, for messages.
     pub(crate) fn name(self) -> &'static str {
         match self {

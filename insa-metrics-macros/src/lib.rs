@@ -5,11 +5,16 @@
 
 use proc_macro::TokenStream;
 
+mod body;
 mod expand;
+mod impl_block;
+mod item;
 mod kind;
+mod labels;
+mod output;
 mod parse;
+mod snake_case;
 mod tail;
-mod validate;
 
 #[cfg(test)]
 mod snapshots;
@@ -24,6 +29,9 @@ use kind::Kind;
 /// `timeout`, `cancelled`; a panic is `error`), observes
 /// `insa_agent_request_duration_seconds{agent_type}` and is counted in
 /// `insa_worker_active_requests{worker_name}` while in flight.
+///
+/// On an `impl` block, it instruments each method with a body;
+/// `#[track_request_metrics(skip)]` leaves a method out.
 #[proc_macro_attribute]
 pub fn track_request_metrics(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Request, args.into(), item.into()).into()
@@ -36,6 +44,9 @@ pub fn track_request_metrics(args: TokenStream, item: TokenStream) -> TokenStrea
 /// `insa_database_operations_total{operation,table}` and observes
 /// `insa_database_operation_duration_seconds{operation,table}`; an `Err` or a
 /// panic also counts `insa_database_errors_total{operation,error_type}`.
+///
+/// On an `impl` block, it instruments each method with a body;
+/// `#[track_database_operation(skip)]` leaves a method out.
 #[proc_macro_attribute]
 pub fn track_database_operation(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Database, args.into(), item.into()).into()
@@ -46,6 +57,9 @@ pub fn track_database_operation(args: TokenStream, item: TokenStream) -> TokenSt
 /// `#[track_message_processing("orchestrator")]`, or `(agent_type = …)`, or a
 /// typed label. Each call observes
 /// `insa_message_bus_processing_duration_seconds{agent_type}`, however it ends.
+///
+/// On an `impl` block, it instruments each method with a body;
+/// `#[track_message_processing(skip)]` leaves a method out.
 #[proc_macro_attribute]
 pub fn track_message_processing(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(Kind::Message, args.into(), item.into()).into()

@@ -1,4 +1,4 @@
-//! The attribute arguments: `("a", "b")`, `(key = "a")` or typed label paths.
+//! The attribute arguments: `("a", "b")`, `(key = "a")`, typed label paths, or `(skip)`.
 
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
@@ -6,8 +6,11 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ExprPath, Ident, Lit, LitStr, Token};
 
 /// The arguments as written.
-pub(crate) struct Args {
-    pub(crate) args: Vec<Arg>,
+pub(crate) enum Args {
+    /// The labels to record under, not yet checked.
+    Labels(Vec<Arg>),
+    /// `(skip)` on a method: leave it out of its instrumented impl block.
+    Skip(Ident),
 }
 
 /// One argument: an optional `key =` and a label.
@@ -24,47 +27,61 @@ pub(crate) enum Label {
     Typed(ExprPath),
 }
 
+/// The one word that is not a label: `(skip)`.
+pub(crate) const SKIP: &str = "skip";
+
 impl Args {
     pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
         let exprs = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(tokens)?;
+        if let Some(skip) = skip(&exprs) {
+            return Ok(Args::Skip(skip));
+        }
         let args = exprs
             .into_iter()
             .map(Arg::from_expr)
             .collect::<syn::Result<_>>()?;
-        Ok(Args { args })
+        Ok(Args::Labels(args))
+    }
+}
+
+/// `skip`, alone.
+fn skip(exprs: &Punctuated<Expr, Token![,]>) -> Option<Ident> {
+    match exprs.iter().collect::<Vec<_>>().as_slice() {
+        [Expr::Path(path)] if path.attrs.is_empty() && path.qself.is_none() => path
+            .path
+            .get_ident()
+            .filter(|ident| *ident == SKIP)
+            .cloned(),
+        _ => None,
     }
 }
 
 impl Arg {
     fn from_expr(expr: Expr) -> syn::Result<Arg> {
         match expr {
-            Expr::Assign(assign) => {
-                let key = match *assign.left {
-                    Expr::Path(path) if path.qself.is_none() && path.path.get_ident().is_some() => {
-                        path.path
-                            .segments
-                            .into_iter()
-                            .next()
-                            .map(|segment| segment.ident)
-                    }
-                    other => {
-                        return Err(syn::Error::new_spanned(
-                            other,
-                            "expected a key like `agent_type`",
-                        ));
-                    }
-                };
-                Ok(Arg {
-                    key,
-                    label: Label::from_expr(*assign.right)?,
-                })
-            }
+            Expr::Assign(assign) => Ok(Arg {
+                key: Some(key(*assign.left)?),
+                label: Label::from_expr(*assign.right)?,
+            }),
             other => Ok(Arg {
                 key: None,
                 label: Label::from_expr(other)?,
             }),
         }
     }
+}
+
+/// The `key` of `key = label`: a plain identifier.
+fn key(expr: Expr) -> syn::Result<Ident> {
+    if let Expr::Path(path) = &expr {
+        if let (None, Some(ident)) = (&path.qself, path.path.get_ident()) {
+            return Ok(ident.clone());
+        }
+    }
+    Err(syn::Error::new_spanned(
+        expr,
+        "expected a key like `agent_type`",
+    ))
 }
 
 impl Label {
@@ -79,6 +96,14 @@ impl Label {
                 other,
                 r#"expected a string literal like "sizing_agent" or a typed label like `AgentType::Sizing`"#,
             )),
+        }
+    }
+
+    /// Where an error about this label points.
+    pub(crate) fn error(&self, message: impl std::fmt::Display) -> syn::Error {
+        match self {
+            Label::Literal(lit) => syn::Error::new_spanned(lit, message),
+            Label::Typed(path) => syn::Error::new_spanned(path, message),
         }
     }
 }

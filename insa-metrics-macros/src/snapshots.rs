@@ -14,22 +14,14 @@ use syn::{Attribute, ImplItem, Item};
 use crate::expand;
 use crate::kind::Kind;
 
-/// Which of the three attributes this is, if any.
-fn kind_of(attr: &Attribute) -> Option<Kind> {
-    let name = attr.path().segments.last()?.ident.to_string();
-    [Kind::Request, Kind::Database, Kind::Message]
-        .into_iter()
-        .find(|kind| kind.name() == name)
-}
-
 /// Expands the first of our attributes on an item, as the compiler would.
 fn expand_attrs(
     attrs: &mut Vec<Attribute>,
     item: impl FnOnce(&[Attribute]) -> TokenStream,
 ) -> Option<TokenStream> {
-    let index = attrs.iter().position(|attr| kind_of(attr).is_some())?;
+    let index = attrs.iter().position(|attr| Kind::of(attr).is_some())?;
     let attr = attrs.remove(index);
-    let kind = kind_of(&attr)?;
+    let kind = Kind::of(&attr)?;
     let args = match attr.meta {
         syn::Meta::List(list) => list.tokens,
         _ => TokenStream::new(),
@@ -37,37 +29,46 @@ fn expand_attrs(
     Some(expand::attribute(kind, args, item(attrs)))
 }
 
-fn expand_file(source: &str) -> String {
-    let mut file: syn::File = syn::parse_str(source).expect("a snapshot input parses");
-    for item in &mut file.items {
-        match item {
-            Item::Fn(func) => {
-                let mut copy = func.clone();
-                if let Some(tokens) = expand_attrs(&mut copy.attrs, |attrs| {
-                    let mut f = func.clone();
-                    f.attrs = attrs.to_vec();
-                    f.into_token_stream()
-                }) {
-                    *item = syn::parse2(tokens).expect("the expansion parses");
-                }
-            }
-            Item::Impl(block) => {
-                for member in &mut block.items {
-                    if let ImplItem::Fn(method) = member {
-                        let original = method.clone();
-                        if let Some(tokens) = expand_attrs(&mut method.attrs, |attrs| {
-                            let mut m = original.clone();
-                            m.attrs = attrs.to_vec();
-                            m.into_token_stream()
-                        }) {
-                            *member = syn::parse2(tokens).expect("the expansion parses");
-                        }
-                    }
-                }
-            }
+/// Expands an item's attribute, then its methods', as the compiler would:
+/// outer attributes first.
+fn expand_item(item: &mut Item) {
+    let mut copy = item.clone();
+    let attrs = match &mut copy {
+        Item::Fn(func) => &mut func.attrs,
+        Item::Impl(block) => &mut block.attrs,
+        _ => return,
+    };
+    let expanded = expand_attrs(attrs, |attrs| {
+        let mut original = item.clone();
+        match &mut original {
+            Item::Fn(func) => func.attrs = attrs.to_vec(),
+            Item::Impl(block) => block.attrs = attrs.to_vec(),
             _ => {}
         }
+        original.into_token_stream()
+    });
+    if let Some(tokens) = expanded {
+        *item = syn::parse2(tokens).expect("the expansion parses");
     }
+    if let Item::Impl(block) = item {
+        for member in &mut block.items {
+            if let ImplItem::Fn(method) = member {
+                let original = method.clone();
+                if let Some(tokens) = expand_attrs(&mut method.attrs, |attrs| {
+                    let mut m = original.clone();
+                    m.attrs = attrs.to_vec();
+                    m.into_token_stream()
+                }) {
+                    *member = syn::parse2(tokens).expect("the expansion parses");
+                }
+            }
+        }
+    }
+}
+
+fn expand_file(source: &str) -> String {
+    let mut file: syn::File = syn::parse_str(source).expect("a snapshot input parses");
+    file.items.iter_mut().for_each(expand_item);
     prettyplease::unparse(&file)
 }
 

@@ -4,16 +4,32 @@
 
 use std::sync::OnceLock;
 
-use crate::cardinality::Admission;
+use crate::catalogue::{self as cat, FamilySpec};
 pub use crate::clock::Tick;
-use crate::guards::{DatabaseHandles, MessageHandles, RequestHandles, unfinished};
+use crate::guards::unfinished;
+use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
 use crate::labels::LabelValue;
 use crate::metrics;
 pub use crate::outcome::Outcome;
-use crate::outcome::{ClassifyError, short_type_name};
+use crate::outcome::{ClassifyError, is_snake_case, short_type_name};
+use crate::store::Admission;
 
 /// A label given to a macro: a literal, or a path to a typed label.
 pub type SiteLabel = &'static (dyn LabelValue + Sync);
+
+/// A call site's label value, checked on the site's first call. The macros
+/// check literals at compile time; a typed label's value is only known here
+/// (`LabelValue::as_label` is not a `const fn`). One that is not snake_case
+/// is recorded as it is and counted once in
+/// `insa_metrics_invalid_label_values_total{family, reason="not_snake_case"}`
+/// (empty and too long values are counted by the family itself).
+fn checked(label: SiteLabel, family: &FamilySpec) -> &'static str {
+    let value = label.as_label();
+    if !value.is_empty() && !is_snake_case(value) {
+        metrics().count_not_snake_case(family.name());
+    }
+    value
+}
 
 /// The `static` behind one `#[track_request_metrics]` call site.
 pub struct RequestSite {
@@ -46,7 +62,8 @@ impl Site for RequestSite {
     }
 
     fn resolve(&self) -> RequestHandles {
-        metrics().request_handles_with(self.agent_type.as_label(), Admission::Reserved)
+        let agent_type = checked(self.agent_type, &cat::AGENT_REQUESTS_TOTAL);
+        metrics().request_handles_with(agent_type, Admission::Reserved)
     }
 }
 
@@ -83,7 +100,7 @@ fn resolve_first<S: Site>(site: &'static S) -> &'static S::Handles {
 pub struct DatabaseSite {
     operation: SiteLabel,
     table: SiteLabel,
-    handles: OnceLock<DatabaseHandles<'static>>,
+    handles: OnceLock<DatabaseHandles>,
 }
 
 impl DatabaseSite {
@@ -104,16 +121,16 @@ impl DatabaseSite {
 }
 
 impl Site for DatabaseSite {
-    type Handles = DatabaseHandles<'static>;
+    type Handles = DatabaseHandles;
 
-    fn cell(&self) -> &OnceLock<DatabaseHandles<'static>> {
+    fn cell(&self) -> &OnceLock<DatabaseHandles> {
         &self.handles
     }
 
-    fn resolve(&self) -> DatabaseHandles<'static> {
+    fn resolve(&self) -> DatabaseHandles {
         metrics().database_handles_with(
-            self.operation.as_label(),
-            self.table.as_label(),
+            checked(self.operation, &cat::DATABASE_OPERATIONS_TOTAL),
+            checked(self.table, &cat::DATABASE_OPERATIONS_TOTAL),
             Admission::Reserved,
         )
     }
@@ -146,7 +163,7 @@ impl Record for RequestHandles {
     }
 }
 
-impl Record for DatabaseHandles<'static> {
+impl Record for DatabaseHandles {
     #[inline]
     fn begin(&self) -> Tick {
         self.now()
@@ -188,7 +205,7 @@ pub struct Call<H: Record> {
 /// A call through a [`RequestSite`].
 pub type RequestCall = Call<RequestHandles>;
 /// An operation through a [`DatabaseSite`].
-pub type DatabaseCall = Call<DatabaseHandles<'static>>;
+pub type DatabaseCall = Call<DatabaseHandles>;
 /// A message processed through a [`MessageSite`].
 pub type MessageCall = Call<MessageHandles>;
 
@@ -247,7 +264,11 @@ impl Site for MessageSite {
     }
 
     fn resolve(&self) -> MessageHandles {
-        metrics().message_handles_with(self.agent_type.as_label(), Admission::Reserved)
+        let agent_type = checked(
+            self.agent_type,
+            &cat::MESSAGE_BUS_PROCESSING_DURATION_SECONDS,
+        );
+        metrics().message_handles_with(agent_type, Admission::Reserved)
     }
 }
 
@@ -335,3 +356,18 @@ macro_rules! __insa_returns {
 }
 
 pub use crate::__insa_returns as returns;
+
+/// The output of a pinned future type, for [`returns!`] when a fn returns
+/// one through a type alias (`-> BoxFuture<'_, T>`) that does not spell out
+/// its `Output`.
+pub trait PinnedFuture {
+    /// The future's output.
+    type Output;
+}
+
+impl<P> PinnedFuture for std::pin::Pin<P>
+where
+    P: std::ops::Deref<Target: Future>,
+{
+    type Output = <P::Target as Future>::Output;
+}

@@ -18,8 +18,17 @@ pub(crate) struct Clock(quanta::Clock);
 
 /// One reading of the clock of a collector's handles: raw ticks, meaningful
 /// only to a clock of the same process.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub struct Tick(u64);
+
+impl Tick {
+    /// The raw reading.
+    #[inline]
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+}
 
 impl Clock {
     /// The fastest reliable clock of this machine; the first one in a process
@@ -37,22 +46,29 @@ impl Clock {
     /// Nanoseconds from `start` to now; 0 when the counter reads earlier than
     /// `start` (a thread moved to a core whose counter lags).
     #[inline]
-    fn nanos_since(&self, start: Tick) -> u64 {
+    pub(crate) fn nanos_since(&self, start: Tick) -> u64 {
         self.0.delta_as_nanos(start.0, self.0.raw())
+    }
+
+    /// Nanoseconds between two raw readings; 0 when `end` reads earlier.
+    #[inline]
+    pub(crate) fn nanos_between(&self, start: u64, end: u64) -> u64 {
+        self.0.delta_as_nanos(start, end)
+    }
+
+    /// How many raw ticks `duration` lasts (at least 1).
+    pub(crate) fn ticks_for(&self, duration: Duration) -> u64 {
+        // The scale is linear: read it off a long span of ticks.
+        const SPAN: u64 = 1 << 40;
+        let nanos_per_span = self.0.delta_as_nanos(0, SPAN).max(1);
+        let ticks = u128::from(SPAN) * duration.as_nanos() / u128::from(nanos_per_span);
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
 
     /// Time from `start` to now.
     #[inline]
     pub(crate) fn since(&self, start: Tick) -> Duration {
         Duration::from_nanos(self.nanos_since(start))
-    }
-
-    /// Seconds from `start` to now, as a histogram observes them.
-    #[inline]
-    pub(crate) fn seconds_since(&self, start: Tick) -> f64 {
-        #[allow(clippy::cast_precision_loss)] // exact below 2^53 ns, 104 days
-        let nanos = self.nanos_since(start) as f64;
-        nanos / 1e9
     }
 }
 
@@ -69,7 +85,6 @@ mod tests {
         let start = clock.now();
         std::thread::sleep(Duration::from_millis(50));
         let measured = clock.since(start);
-        let seconds = clock.seconds_since(start);
         let outer = outer.elapsed();
         // The OS clock's reads bracket ours; 1 % covers the calibration.
         assert!(
@@ -80,10 +95,14 @@ mod tests {
             measured <= outer.mul_f64(1.01),
             "{measured:?} against {outer:?}"
         );
-        assert!(
-            (seconds - measured.as_secs_f64()).abs() < 0.005,
-            "{seconds}"
-        );
+    }
+
+    #[test]
+    fn a_duration_in_ticks_measures_as_long() {
+        let clock = Clock::new();
+        let ticks = clock.ticks_for(Duration::from_millis(250));
+        let nanos = clock.nanos_between(1_000, 1_000 + ticks);
+        assert!((249_000_000..=251_000_000).contains(&nanos), "{nanos}");
     }
 
     #[test]

@@ -24,18 +24,19 @@ impl CollectorBuilder {
     ///
     /// [`Error::AlreadyInitialized`] when `metrics()` was already used (or
     /// installed), [`Error::Registration`] as for [`build`](Self::build).
+    ///
+    /// A refused install registers nothing on the builder's registry.
     pub fn install(self) -> Result<&'static MetricsCollector, Error> {
-        let collector = self.build()?;
-        let mut installed = false;
-        let global = GLOBAL.get_or_init(|| {
-            installed = true;
-            collector
-        });
-        if installed {
-            Ok(global)
-        } else {
-            Err(Error::AlreadyInitialized)
+        if GLOBAL.get().is_some() {
+            return Err(Error::AlreadyInitialized);
         }
+        let collector = self.build()?;
+        // Another thread may have set the global since the check above.
+        if let Err(refused) = GLOBAL.set(collector) {
+            refused.unregister();
+            return Err(Error::AlreadyInitialized);
+        }
+        GLOBAL.get().ok_or(Error::AlreadyInitialized)
     }
 }
 
@@ -45,7 +46,8 @@ pub fn initialize_metrics(version: &str, environment: &str) {
     metrics().set_system_info(version, environment);
 }
 
-/// The global registry in the Prometheus text exposition format 0.0.4.
+/// The global collector's registry in the Prometheus text exposition format
+/// 0.0.4.
 #[must_use]
 pub fn get_metrics_text() -> String {
     metrics().encode_text()

@@ -4,36 +4,9 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
-
-use crate::cardinality::Family;
-use crate::clock::{Clock, Tick};
-use crate::labels::RequestStatus;
-use crate::outcome::{ClassifyError, Outcome, SNAKE_CASE_BUFFER, snake_case};
-
-/// The start time and the outcome, once known.
-#[derive(Debug)]
-struct Span {
-    start: Tick,
-    outcome: Option<Outcome>,
-}
-
-impl Span {
-    #[inline]
-    fn start(clock: &Clock) -> Self {
-        Span {
-            start: clock.now(),
-            outcome: None,
-        }
-    }
-
-    /// The outcome set, or what dropping without one means: a panic while
-    /// unwinding, a cancellation otherwise.
-    #[inline]
-    fn take_outcome(&mut self) -> Outcome {
-        self.outcome.take().unwrap_or_else(unfinished)
-    }
-}
+use crate::clock::Tick;
+use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
+use crate::outcome::{ClassifyError, Outcome};
 
 /// What dropping a guard without an outcome means: a panic while unwinding,
 /// a cancellation otherwise.
@@ -45,12 +18,13 @@ pub(crate) fn unfinished() -> Outcome {
     }
 }
 
-/// Methods shared by the three guards.
+/// Methods of the guards whose outcome is recorded: requests and database
+/// operations.
 macro_rules! outcome_setters {
     () => {
         /// Sets the outcome recorded when the guard drops.
         pub fn set_outcome(&mut self, outcome: Outcome) {
-            self.span.outcome = Some(outcome);
+            self.outcome = Some(outcome);
         }
 
         /// Ends the guard now with this outcome.
@@ -77,68 +51,9 @@ macro_rules! outcome_setters {
         /// Time since the guard was created.
         #[must_use]
         pub fn elapsed(&self) -> Duration {
-            self.handles.clock.since(self.span.start)
+            self.handles.clock().since(self.start)
         }
     };
-}
-
-/// The series one request site records into, resolved once.
-#[derive(Debug, Clone)]
-pub struct RequestHandles {
-    by_status: [IntCounter; RequestStatus::ALL.len()],
-    duration: Histogram,
-    in_flight: IntGauge,
-    clock: Clock,
-}
-
-impl RequestHandles {
-    pub(crate) fn new(
-        by_status: [IntCounter; RequestStatus::ALL.len()],
-        duration: Histogram,
-        in_flight: IntGauge,
-        clock: Clock,
-    ) -> Self {
-        RequestHandles {
-            by_status,
-            duration,
-            in_flight,
-            clock,
-        }
-    }
-
-    /// Starts a request: the in-flight gauge goes up until the guard drops.
-    pub fn start(&self) -> RequestGuard<'_> {
-        RequestGuard::new(Cow::Borrowed(self))
-    }
-
-    /// Counts a request in flight, until [`record`](Self::record), and
-    /// reads the clock it started at.
-    #[inline]
-    pub(crate) fn enter(&self) -> Tick {
-        self.in_flight.inc();
-        self.clock.now()
-    }
-
-    #[inline]
-    pub(crate) fn record(&self, outcome: Outcome, start: Tick) {
-        // A refused call did not run: its duration would drag the latency down.
-        if outcome != Outcome::Rejected {
-            self.duration.observe(self.clock.seconds_since(start));
-        }
-        self.by_status[status_index(outcome.status())].inc();
-        self.in_flight.dec();
-    }
-}
-
-#[inline]
-fn status_index(status: RequestStatus) -> usize {
-    match status {
-        RequestStatus::Success => 0,
-        RequestStatus::Error => 1,
-        RequestStatus::Timeout => 2,
-        RequestStatus::Cancelled => 3,
-        RequestStatus::Rejected => 4,
-    }
 }
 
 /// One agent request in flight.
@@ -149,23 +64,43 @@ fn status_index(status: RequestStatus) -> usize {
 /// when a `?` leaves the scope before [`finish`](Self::finish): for code with
 /// `?`, [`MetricsCollector::track_request`](crate::MetricsCollector::track_request)
 /// reads the outcome from the `Result` instead.
+///
+/// # Examples
+///
+/// ```
+/// use insa_metrics::Outcome;
+/// # let collector = insa_metrics::MetricsCollector::builder().process_metrics(false).build()?;
+/// let request = collector.start_request("crm_agent");
+/// // … refused by an open circuit breaker …
+/// request.end(Outcome::Rejected);
+/// assert!(collector.encode_text().contains(
+///     r#"insa_agent_requests_total{agent_type="crm_agent",status="rejected"} 1"#
+/// ));
+/// # Ok::<(), insa_metrics::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a request is recorded when its guard drops; bind it to a variable"]
 pub struct RequestGuard<'a> {
     handles: Cow<'a, RequestHandles>,
-    span: Span,
+    start: Tick,
+    outcome: Option<Outcome>,
 }
 
 impl<'a> RequestGuard<'a> {
-    pub(crate) fn new(handles: Cow<'a, RequestHandles>) -> Self {
-        let start = handles.enter();
+    fn new(handles: Cow<'a, RequestHandles>) -> Self {
         RequestGuard {
+            start: handles.enter(),
             handles,
-            span: Span {
-                start,
-                outcome: None,
-            },
+            outcome: None,
         }
+    }
+
+    pub(crate) fn owned(handles: RequestHandles) -> RequestGuard<'static> {
+        RequestGuard::new(Cow::Owned(handles))
+    }
+
+    pub(crate) fn borrowed(handles: &'a RequestHandles) -> Self {
+        RequestGuard::new(Cow::Borrowed(handles))
     }
 
     outcome_setters!();
@@ -173,68 +108,8 @@ impl<'a> RequestGuard<'a> {
 
 impl Drop for RequestGuard<'_> {
     fn drop(&mut self) {
-        let outcome = self.span.take_outcome();
-        self.handles.record(outcome, self.span.start);
-    }
-}
-
-/// The series one database operation site records into.
-#[derive(Debug, Clone)]
-pub struct DatabaseHandles<'c> {
-    operations: IntCounter,
-    duration: Histogram,
-    errors: &'c Family<IntCounterVec>,
-    operation: Box<str>,
-    clock: Clock,
-}
-
-impl<'c> DatabaseHandles<'c> {
-    pub(crate) fn new(
-        operations: IntCounter,
-        duration: Histogram,
-        errors: &'c Family<IntCounterVec>,
-        operation: &str,
-        clock: Clock,
-    ) -> Self {
-        DatabaseHandles {
-            operations,
-            duration,
-            errors,
-            operation: operation.into(),
-            clock,
-        }
-    }
-
-    /// Starts a database operation.
-    pub fn start(&self) -> DatabaseGuard<'_, 'c> {
-        DatabaseGuard {
-            handles: Cow::Borrowed(self),
-            span: Span::start(&self.clock),
-        }
-    }
-
-    /// Reads the clock an operation starts at.
-    #[inline]
-    pub(crate) fn now(&self) -> Tick {
-        self.clock.now()
-    }
-
-    #[inline]
-    pub(crate) fn record(&self, outcome: Outcome, start: Tick) {
-        self.duration.observe(self.clock.seconds_since(start));
-        self.operations.inc();
-        if let Some(error_type) = outcome.error_type() {
-            self.record_error(error_type);
-        }
-    }
-
-    /// Off the hot path: the error series is looked up by its `error_type`.
-    #[cold]
-    #[inline(never)]
-    fn record_error(&self, error_type: &str) {
-        let mut buffer = [0; SNAKE_CASE_BUFFER];
-        let error_type = snake_case(error_type, &mut buffer);
-        self.errors.get(&[&self.operation, error_type]).inc();
+        let outcome = self.outcome.take().unwrap_or_else(unfinished);
+        self.handles.record(outcome, self.start);
     }
 }
 
@@ -242,88 +117,105 @@ impl<'c> DatabaseHandles<'c> {
 ///
 /// Dropping it counts `insa_database_operations_total`, observes the duration
 /// and, for an error or a panic, counts `insa_database_errors_total{error_type}`.
+///
+/// # Examples
+///
+/// ```
+/// # let collector = insa_metrics::MetricsCollector::builder().process_metrics(false).build()?;
+/// let operation = collector.start_database_operation("insert", "deals");
+/// let stored: Result<(), std::io::Error> =
+///     operation.finish(Err(std::io::ErrorKind::ConnectionReset.into()));
+/// assert!(stored.is_err());
+/// assert!(collector.encode_text().contains(
+///     r#"insa_database_errors_total{error_type="connection_reset",operation="insert"} 1"#
+/// ));
+/// # Ok::<(), insa_metrics::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "an operation is recorded when its guard drops; bind it to a variable"]
-pub struct DatabaseGuard<'a, 'c> {
-    handles: Cow<'a, DatabaseHandles<'c>>,
-    span: Span,
+pub struct DatabaseGuard<'a> {
+    handles: Cow<'a, DatabaseHandles>,
+    start: Tick,
+    outcome: Option<Outcome>,
 }
 
-impl<'a, 'c> DatabaseGuard<'a, 'c> {
-    pub(crate) fn owned(handles: DatabaseHandles<'c>) -> Self {
+impl<'a> DatabaseGuard<'a> {
+    fn new(handles: Cow<'a, DatabaseHandles>) -> Self {
         DatabaseGuard {
-            span: Span::start(&handles.clock),
-            handles: Cow::Owned(handles),
+            start: handles.now(),
+            handles,
+            outcome: None,
         }
+    }
+
+    pub(crate) fn owned(handles: DatabaseHandles) -> DatabaseGuard<'static> {
+        DatabaseGuard::new(Cow::Owned(handles))
+    }
+
+    pub(crate) fn borrowed(handles: &'a DatabaseHandles) -> Self {
+        DatabaseGuard::new(Cow::Borrowed(handles))
     }
 
     outcome_setters!();
 }
 
-impl Drop for DatabaseGuard<'_, '_> {
+impl Drop for DatabaseGuard<'_> {
     fn drop(&mut self) {
-        let outcome = self.span.take_outcome();
-        self.handles.record(outcome, self.span.start);
-    }
-}
-
-/// The series one message processing site records into.
-#[derive(Debug, Clone)]
-pub struct MessageHandles {
-    duration: Histogram,
-    clock: Clock,
-}
-
-impl MessageHandles {
-    pub(crate) fn new(duration: Histogram, clock: Clock) -> Self {
-        MessageHandles { duration, clock }
-    }
-
-    /// Reads the clock processing starts at.
-    #[inline]
-    pub(crate) fn now(&self) -> Tick {
-        self.clock.now()
-    }
-
-    /// Observes the processing that started at `start`.
-    #[inline]
-    pub(crate) fn observe_since(&self, start: Tick) {
-        self.duration.observe(self.clock.seconds_since(start));
-    }
-
-    /// Starts processing a message.
-    #[inline]
-    pub fn start(&self) -> MessageGuard<'_> {
-        MessageGuard {
-            handles: Cow::Borrowed(self),
-            span: Span::start(&self.clock),
-        }
+        let outcome = self.outcome.take().unwrap_or_else(unfinished);
+        self.handles.record(outcome, self.start);
     }
 }
 
 /// One message being processed; dropping it observes
-/// `insa_message_bus_processing_duration_seconds`, whatever the outcome.
+/// `insa_message_bus_processing_duration_seconds`, however processing ended
+/// (the family has no outcome to record).
+///
+/// # Examples
+///
+/// ```
+/// # let collector = insa_metrics::MetricsCollector::builder().process_metrics(false).build()?;
+/// let processing = collector.start_message("orchestrator");
+/// // … route the message …
+/// assert!(processing.elapsed() < std::time::Duration::from_secs(60));
+/// drop(processing);
+/// assert!(collector.encode_text().contains(
+///     r#"insa_message_bus_processing_duration_seconds_count{agent_type="orchestrator"} 1"#
+/// ));
+/// # Ok::<(), insa_metrics::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "processing is timed until the guard drops; bind it to a variable"]
 pub struct MessageGuard<'a> {
     handles: Cow<'a, MessageHandles>,
-    span: Span,
+    start: Tick,
 }
 
-impl MessageGuard<'_> {
-    pub(crate) fn owned(handles: MessageHandles) -> Self {
+impl<'a> MessageGuard<'a> {
+    fn new(handles: Cow<'a, MessageHandles>) -> Self {
         MessageGuard {
-            span: Span::start(&handles.clock),
-            handles: Cow::Owned(handles),
+            start: handles.now(),
+            handles,
         }
     }
 
-    outcome_setters!();
+    pub(crate) fn owned(handles: MessageHandles) -> MessageGuard<'static> {
+        MessageGuard::new(Cow::Owned(handles))
+    }
+
+    pub(crate) fn borrowed(handles: &'a MessageHandles) -> Self {
+        MessageGuard::new(Cow::Borrowed(handles))
+    }
+
+    /// Time since processing started.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.handles.clock().since(self.start)
+    }
 }
 
 impl Drop for MessageGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.handles.observe_since(self.span.start);
+        self.handles.observe_since(self.start);
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 /// Strings of every kind implement it, so `metrics().record_cache_hit("orchestrator")`
 /// works; so do the enums of this crate ([`AgentType`], [`RequestStatus`] …).
 /// Implement it for your own enum to get typed labels, usable in the attribute
-/// macros too, where a misspelt variant is a compile error:
+/// macros too, where a misspelt variant is a compile error.
+///
+/// # Examples
 ///
 /// ```
 /// use insa_metrics::LabelValue;
@@ -76,6 +78,12 @@ impl<T: LabelValue + ?Sized> LabelValue for &T {
     }
 }
 
+/// The number of identifiers given.
+macro_rules! count {
+    () => { 0 };
+    ($head:ident $($tail:ident)*) => { 1 + count!($($tail)*) };
+}
+
 /// Declares a closed set of label values: the enum, its `as_str`, [`LabelValue`]
 /// and `Display`.
 macro_rules! label_enum {
@@ -89,7 +97,7 @@ macro_rules! label_enum {
 
         impl $name {
             /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+            pub const ALL: [$name; count!($($variant)+)] = [$($name::$variant,)+];
 
             /// The label value.
             #[must_use]
@@ -116,6 +124,15 @@ macro_rules! label_enum {
 
 label_enum! {
     /// The agents of the platform, as `agent_type` / `worker_name` label values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use insa_metrics::{AgentType, metrics};
+    ///
+    /// metrics().update_worker_health(AgentType::Sizing, "sizing", true);
+    /// assert_eq!(AgentType::Sizing.as_str(), "sizing_agent");
+    /// ```
     AgentType {
         /// The sizing agent worker: `sizing_agent`.
         Sizing => "sizing_agent",
@@ -127,7 +144,17 @@ label_enum! {
 }
 
 label_enum! {
-    /// The `status` of `insa_agent_requests_total`.
+    /// The `status` of `insa_agent_requests_total`; every one is created at
+    /// 0 with the first call of an agent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use insa_metrics::{RequestStatus, metrics};
+    ///
+    /// metrics().record_request("crm_agent", RequestStatus::Rejected);
+    /// assert_eq!(RequestStatus::ALL.len(), 5);
+    /// ```
     RequestStatus {
         /// The call returned, and not an `Err`.
         Success => "success",
@@ -144,6 +171,15 @@ label_enum! {
 
 label_enum! {
     /// A circuit breaker's state: `insa_circuit_breaker_state` is 0, 1 or 2.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use insa_metrics::{CircuitState, metrics};
+    ///
+    /// metrics().record_circuit_breaker_transition("crm_agent", CircuitState::Closed, CircuitState::Open);
+    /// assert_eq!(CircuitState::HalfOpen.gauge_value(), 2);
+    /// ```
     CircuitState {
         /// Calls go through: 0.
         Closed => "closed",
@@ -168,6 +204,15 @@ impl CircuitState {
 
 label_enum! {
     /// The `status` of `insa_dead_letter_replay_total`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use insa_metrics::{ReplayStatus, metrics};
+    ///
+    /// metrics().record_dead_letter_replay(ReplayStatus::Failure);
+    /// assert_eq!(ReplayStatus::Failure.to_string(), "failure");
+    /// ```
     ReplayStatus {
         /// The replayed message was processed.
         Success => "success",

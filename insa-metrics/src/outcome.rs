@@ -4,10 +4,23 @@
 use std::error::Error as StdError;
 use std::io;
 
-use crate::cardinality::MAX_LABEL_VALUE_BYTES;
 use crate::labels::RequestStatus;
+use crate::store::MAX_LABEL_VALUE_BYTES;
 
 /// How an instrumented call ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use insa_metrics::{Outcome, RequestStatus};
+///
+/// let timed_out: Result<(), io::Error> = Err(io::ErrorKind::TimedOut.into());
+/// let outcome = Outcome::of_result(&timed_out);
+/// assert_eq!(outcome, Outcome::Timeout("timed_out"));
+/// assert_eq!(outcome.status(), RequestStatus::Timeout);
+/// assert_eq!(Outcome::Panicked.error_type(), Some("panic"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -74,8 +87,10 @@ impl Outcome {
 /// The attribute macros count an `Err` as `error`, or `timeout` when its error
 /// type implements this trait and [`is_timeout`](ClassifyError::is_timeout)
 /// says so. It is implemented for `std::io::Error` (kind `TimedOut`),
-/// `tokio::time::error::Elapsed` and boxed errors that hold either. Opt in
-/// with your own error type:
+/// `tokio::time::error::Elapsed` (feature `tokio`) and boxed errors that hold
+/// either. Opt in with your own error type.
+///
+/// # Examples
 ///
 /// ```
 /// use insa_metrics::ClassifyError;
@@ -203,36 +218,64 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
 /// one `_` per byte.
 pub(crate) const SNAKE_CASE_BUFFER: usize = 2 * MAX_LABEL_VALUE_BYTES;
 
-/// `DbError` → `db_error`, `HTTPError` → `http_error`: the form an
-/// `error_type` label value takes, written into `buffer` without allocating.
-/// A name that is already lowercase, is not ASCII or is too long to keep is
-/// returned as it is.
+/// `sizing_agent`, `crm2`: a lowercase letter, then lowercase letters, digits
+/// and single underscores, not ending in one. What the macros require of a
+/// label literal.
+pub(crate) fn is_snake_case(value: &str) -> bool {
+    value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !value.ends_with('_')
+        && !value.contains("__")
+}
+
+/// `DbError` → `db_error`, `HTTPError` → `http_error`, `Deadline exceeded` →
+/// `deadline_exceeded`: the form an `error_type` label value takes, written
+/// into `buffer` without allocating. The words, lowercased and joined by `_`:
+/// words end at anything but an ASCII letter or digit, and where a capital
+/// follows a lowercase letter or a digit, or starts a capitalised word after
+/// capitals (`HTTP|Error`). A name that is already snake_case, is not ASCII
+/// or is too long to keep is returned as it is.
+///
+/// The macros suggest labels by the same rule; both crates test it on
+/// `tests/fixtures/snake_case.txt`.
 pub(crate) fn snake_case<'a>(name: &'a str, buffer: &'a mut [u8; SNAKE_CASE_BUFFER]) -> &'a str {
     let bytes = name.as_bytes();
-    if !bytes.iter().any(u8::is_ascii_uppercase)
-        || !name.is_ascii()
-        || bytes.len() > MAX_LABEL_VALUE_BYTES
-    {
+    if is_snake_case(name) || !name.is_ascii() || bytes.len() > MAX_LABEL_VALUE_BYTES {
         return name;
     }
     let mut len = 0;
+    let mut separated = false;
     for (i, &byte) in bytes.iter().enumerate() {
-        if byte.is_ascii_uppercase() && i > 0 {
-            let previous = bytes[i - 1];
-            let next_is_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-            let starts_word = previous.is_ascii_lowercase()
-                || previous.is_ascii_digit()
-                || (previous.is_ascii_uppercase() && next_is_lower);
-            if starts_word {
-                buffer[len] = b'_';
-                len += 1;
-            }
+        if !byte.is_ascii_alphanumeric() {
+            separated = true;
+            continue;
         }
+        if (separated || starts_word(bytes, i)) && len > 0 {
+            buffer[len] = b'_';
+            len += 1;
+        }
+        separated = false;
         buffer[len] = byte.to_ascii_lowercase();
         len += 1;
     }
     // ASCII in, ASCII out.
     std::str::from_utf8(&buffer[..len]).unwrap_or(name)
+}
+
+/// Whether the capital at `i` starts a word: after a lowercase letter or a
+/// digit (`dbError`, `io2Kind`), or after capitals when a lowercase letter
+/// follows it (`HTTPError`).
+fn starts_word(bytes: &[u8], i: usize) -> bool {
+    let Some(previous) = i.checked_sub(1).map(|p| bytes[p]) else {
+        return false;
+    };
+    let next_is_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+    bytes[i].is_ascii_uppercase()
+        && (previous.is_ascii_lowercase()
+            || previous.is_ascii_digit()
+            || (previous.is_ascii_uppercase() && next_is_lower))
 }
 
 /// `io::ErrorKind::ConnectionRefused` → `connection_refused`.
@@ -279,15 +322,43 @@ mod tests {
         snake_case(name, &mut [0; SNAKE_CASE_BUFFER]).to_owned()
     }
 
+    /// `input | snake_case | is a label` rows, shared with the macros' tests.
+    const SNAKE_CASES: &str = include_str!("../tests/fixtures/snake_case.txt");
+
+    /// `"HTTPError"` → `HTTPError`.
+    fn unquote(field: &str) -> &str {
+        let field = field.trim();
+        field
+            .strip_prefix('"')
+            .and_then(|f| f.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("a quoted field: {field}"))
+    }
+
     #[test]
-    fn error_type_labels_are_snake_case() {
-        assert_eq!(snake("DbError"), "db_error");
-        assert_eq!(snake("Error"), "error");
-        assert_eq!(snake("HTTPError"), "http_error");
-        assert_eq!(snake("IoError2Kind"), "io_error2_kind");
-        assert_eq!(snake("timed_out"), "timed_out");
-        assert_eq!(snake("pool_Timeout"), "pool_timeout");
-        assert_eq!(snake("ÉchecFatal"), "ÉchecFatal");
+    fn error_type_labels_follow_the_shared_snake_case_table() {
+        let rows: Vec<&str> = SNAKE_CASES
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .collect();
+        assert!(rows.len() >= 20, "the table has its rows");
+        for row in rows {
+            let fields: Vec<&str> = row.split('|').collect();
+            let [input, expected, label] = fields[..] else {
+                panic!("three fields: {row}");
+            };
+            let (input, expected) = (unquote(input), unquote(expected));
+            assert_eq!(snake(input), expected, "snake_case of {input:?}");
+            let label = match label.trim() {
+                "yes" => true,
+                "no" => false,
+                other => panic!("`yes` or `no`, not {other:?}"),
+            };
+            assert_eq!(is_snake_case(input), label, "whether {input:?} is a label");
+        }
+    }
+
+    #[test]
+    fn error_type_labels_fit_the_buffer() {
         let longest = "A".repeat(MAX_LABEL_VALUE_BYTES);
         assert_eq!(snake(&longest), "a".repeat(MAX_LABEL_VALUE_BYTES));
         let alternating = "aB".repeat(MAX_LABEL_VALUE_BYTES / 2);

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::collector::MetricsCollector;
 use crate::labels::LabelValue;
-use crate::outcome::{ClassifyError, Outcome};
+use crate::outcome::ClassifyError;
 
 impl MetricsCollector {
     /// Runs `f` as one request of `agent_type`, as `#[track_request_metrics]`
@@ -68,10 +68,8 @@ impl MetricsCollector {
     /// `#[track_message_processing]` does: the duration is observed however
     /// it ends.
     pub fn track_message<R>(&self, agent_type: impl LabelValue, f: impl FnOnce() -> R) -> R {
-        let guard = self.start_message(agent_type);
-        let output = f();
-        guard.end(Outcome::Success);
-        output
+        let _processing = self.start_message(agent_type);
+        f()
     }
 
     /// Awaits `future` as the processing of one message.
@@ -80,9 +78,7 @@ impl MetricsCollector {
         agent_type: impl LabelValue,
         future: impl Future<Output = R>,
     ) -> R {
-        let guard = self.start_message(agent_type);
-        let output = future.await;
-        guard.end(Outcome::Success);
-        output
+        let _processing = self.start_message(agent_type);
+        future.await
     }
 }

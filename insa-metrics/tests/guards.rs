@@ -7,7 +7,7 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use common::{fresh_collector, sample};
-use insa_metrics::{MetricsCollector, Outcome};
+use insa_metrics::MetricsCollector;
 
 fn requests(c: &MetricsCollector, status: &str) -> f64 {
     let series =
@@ -94,12 +94,16 @@ fn database_guard_counts_errors_with_a_bounded_error_type() {
 }
 
 #[test]
-fn message_guard_times_every_outcome() {
+fn message_guard_times_every_way_processing_ends() {
     let c = fresh_collector();
-    c.start_message("orchestrator").succeed();
-    c.start_message("orchestrator")
-        .end(Outcome::Error("decode"));
     drop(c.start_message("orchestrator"));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _processing = c.start_message("orchestrator");
+        panic!("a poison message");
+    }));
+    assert!(unwound.is_err());
+    let handles = c.message_handles("orchestrator");
+    drop(handles.start());
     let count = r#"insa_message_bus_processing_duration_seconds_count{agent_type="orchestrator"}"#;
     assert_eq!(sample(&c.encode_text(), count), Some(3.0));
 }

@@ -320,3 +320,23 @@ fn an_instrumented_future_is_the_bare_one_plus_the_guard() {
         "bare future {bare} bytes, instrumented {tracked} bytes"
     );
 }
+
+async fn bare_without_await(buffer: [u8; 256]) -> usize {
+    buffer.len()
+}
+
+#[track_request_metrics("async_future_size_no_await")]
+async fn tracked_without_await(buffer: [u8; 256]) -> usize {
+    buffer.len()
+}
+
+#[test]
+fn an_async_fn_that_never_awaits_runs_its_body_in_place() {
+    // Nothing is held across an `.await`: the guard lives in the one poll.
+    let bare = size_of_val(&bare_without_await([0; 256]));
+    let tracked = size_of_val(&tracked_without_await([0; 256]));
+    assert_eq!(tracked, bare);
+    let len = runtime().block_on(tracked_without_await([0; 256]));
+    assert_eq!(len, 256);
+    assert_eq!(statuses("async_future_size_no_await"), [1.0, 0.0, 0.0, 0.0]);
+}

@@ -1,7 +1,9 @@
-//! Generated code is clean under the strictest lints a user may deny.
+//! Generated code is clean under the strictest lints a user may deny, and
+//! the lints of the body itself still fire.
 //!
 //! `cargo clippy --all-targets` checks this file with `clippy::pedantic` and
-//! `clippy::nursery` denied (trybuild runs rustc only).
+//! `clippy::nursery` denied (trybuild runs rustc only); the `#[expect]`s of
+//! `lints_still_fire` fail it when a lint stops firing on an instrumented fn.
 #![deny(
     clippy::pedantic,
     clippy::nursery,
@@ -152,4 +154,70 @@ fn more_lint_clean_shapes_run() {
         assert_eq!(queue.process(1).await.unwrap(), 1);
     });
     assert!((macro_support::requests("lints_never", "error") - 1.0).abs() < f64::EPSILON);
+}
+
+/// The lints a body has without the attribute still fire with it: each
+/// `#[expect]` fails `cargo clippy -D warnings` when its lint does not.
+pub mod lints_still_fire {
+    use insa_metrics::{track_message_processing, track_request_metrics};
+
+    /// `needless_return` in a sync body.
+    #[expect(clippy::needless_return)]
+    #[track_request_metrics("lints_needless_return")]
+    #[must_use]
+    pub fn needless_return(x: u32) -> u32 {
+        return x + 1;
+    }
+
+    /// `needless_return` in an async body that awaits.
+    #[expect(clippy::needless_return)]
+    #[track_request_metrics("lints_needless_return_async")]
+    pub async fn needless_return_async(x: u32) -> u32 {
+        tokio::task::yield_now().await;
+        return x + 1;
+    }
+
+    /// `needless_return` in a body that only gets a guard in front.
+    #[expect(clippy::needless_return)]
+    #[track_message_processing("lints_needless_return_message")]
+    #[must_use]
+    pub fn needless_return_message(x: u32) -> u32 {
+        return x + 1;
+    }
+
+    /// `unused_async`: an async fn without an `.await`.
+    #[expect(clippy::unused_async)]
+    #[track_request_metrics("lints_unused_async")]
+    pub async fn unused_async(x: u32) -> u32 {
+        x + 1
+    }
+
+    /// `must_use_candidate`: a pure fn returning a value.
+    #[expect(clippy::must_use_candidate)]
+    #[track_request_metrics("lints_must_use_candidate")]
+    pub fn must_use_candidate(x: u32) -> u32 {
+        x + 1
+    }
+
+    /// `needless_pass_by_value`: a `String` only read.
+    #[expect(clippy::needless_pass_by_value)]
+    #[track_request_metrics("lints_needless_pass_by_value")]
+    #[must_use]
+    pub fn needless_pass_by_value(name: String) -> usize {
+        name.len()
+    }
+}
+
+#[test]
+fn fns_whose_lints_still_fire_run() {
+    use lints_still_fire as fire;
+    assert_eq!(fire::needless_return(1), 2);
+    assert_eq!(fire::needless_return_message(1), 2);
+    assert_eq!(fire::must_use_candidate(1), 2);
+    assert_eq!(fire::needless_pass_by_value(String::from("ab")), 2);
+    macro_support::runtime().block_on(async {
+        assert_eq!(fire::needless_return_async(1).await, 2);
+        assert_eq!(fire::unused_async(1).await, 2);
+    });
+    assert!((macro_support::requests("lints_unused_async", "success") - 1.0).abs() < f64::EPSILON);
 }

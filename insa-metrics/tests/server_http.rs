@@ -1,5 +1,5 @@
 //! The global server over HTTP: round trip, HEAD, 404, 405, gzip, start/stop
-//! semantics and a busy port.
+//! semantics, a busy port, and a failed scrape as a 500.
 
 mod support;
 
@@ -72,7 +72,7 @@ async fn round_trip() -> anyhow::Result<()> {
     assert_eq!(gzip_head.status, 200);
     assert!(gzip_head.body.is_empty());
     assert_eq!(gzip_head.header("content-encoding"), Some("gzip"));
-    assert_eq!(gzip_head.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(gzip_head.header("vary"), Some("Accept, Accept-Encoding"));
 
     let gzipped = request(
         addr,
@@ -108,6 +108,81 @@ async fn round_trip() -> anyhow::Result<()> {
     // The port is free as soon as stop returns.
     drop(TcpListener::bind(addr)?);
     assert!(get(addr, "/metrics").await.is_err());
+    Ok(())
+}
+
+/// What Prometheus 2.42 sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[test]
+fn the_accept_header_chooses_openmetrics_or_text() -> anyhow::Result<()> {
+    let _turn = global();
+    tokio::runtime::Runtime::new()?.block_on(negotiation())
+}
+
+async fn negotiation() -> anyhow::Result<()> {
+    metrics().record_cache_hit("negotiated");
+    let addr = start_metrics_server(0)?;
+    let openmetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    let text = "text/plain; version=0.0.4; charset=utf-8";
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[("accept", PROMETHEUS_ACCEPT)], openmetrics),
+        (&[("accept", "application/openmetrics-text")], openmetrics),
+        (
+            &[(
+                "accept",
+                "application/openmetrics-text;q=0.4, text/plain;q=0.5",
+            )],
+            text,
+        ),
+        (&[("accept", "*/*")], text),
+        (&[("accept", "text/*;q=0.9, application/json")], text),
+        (&[], text),
+        // Two Accept headers are one list.
+        (
+            &[
+                ("accept", "text/plain;q=0.2"),
+                ("accept", "application/openmetrics-text;q=0.3"),
+            ],
+            openmetrics,
+        ),
+    ];
+    for (headers, expected) in cases {
+        let got = request(addr, Method::GET, "/metrics", headers).await?;
+        assert_eq!(got.status, 200, "{headers:?}");
+        assert_eq!(got.header("content-type"), Some(expected), "{headers:?}");
+        assert_eq!(got.header("vary"), Some("Accept, Accept-Encoding"));
+        let body = got.text();
+        if expected == openmetrics {
+            assert!(body.ends_with("# EOF\n"), "{headers:?}");
+            assert!(body.contains("# TYPE insa_cache_hits counter\n"));
+            assert!(body.contains(r#"insa_cache_hits_total{cache_type="negotiated"} 1"#));
+        } else {
+            assert!(!body.contains("# EOF"), "{headers:?}");
+            assert!(body.contains("# TYPE insa_cache_hits_total counter\n"));
+        }
+        let head = request(addr, Method::HEAD, "/metrics", headers).await?;
+        assert_eq!(head.status, 200);
+        assert!(head.body.is_empty());
+        assert_eq!(
+            head.header("content-type"),
+            Some(expected),
+            "HEAD {headers:?}"
+        );
+    }
+    let gzipped = request(
+        addr,
+        Method::GET,
+        "/metrics",
+        &[("accept", PROMETHEUS_ACCEPT), ("accept-encoding", "gzip")],
+    )
+    .await?;
+    assert_eq!(gzipped.header("content-type"), Some(openmetrics));
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(&gzipped.body[..]).read_to_string(&mut decoded)?;
+    assert!(decoded.ends_with("# EOF\n"));
+    stop_metrics_server();
     Ok(())
 }
 
@@ -159,32 +234,105 @@ async fn serves_on_the_callers_runtime_with_a_custom_path_and_registry() -> anyh
     Ok(())
 }
 
-#[test]
-fn rejects_a_path_without_a_slash() {
-    let error = MetricsServer::builder()
-        .port(0)
-        .path("metrics")
-        .build()
-        .unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+/// A collector that panics when collected.
+#[derive(Debug)]
+struct Panicking(prometheus::core::Desc);
+
+impl prometheus::core::Collector for Panicking {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        panic!("a collector that panics (expected by the test)");
+    }
 }
 
-#[test]
-fn rejects_basic_auth_users_with_different_bcrypt_costs() {
-    // An unknown user is checked against a dummy hash of the one cost: with
-    // mixed costs, the time of a 401 would tell which users exist.
-    let error = MetricsServer::builder()
-        .port(0)
-        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
-        .basic_auth_user("grafana", bcrypt::hash("b", 5).unwrap())
-        .build()
-        .unwrap_err();
-    assert!(matches!(&error, Error::Config(_)), "{error:?}");
-    assert!(error.to_string().contains("same bcrypt cost"), "{error}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_collector_is_a_500_not_an_empty_200() -> anyhow::Result<()> {
+    let (registry, _collector) = support::own_collector();
+    let desc = prometheus::core::Desc::new(
+        "insa_test_panics".into(),
+        "Panics.".into(),
+        Vec::new(),
+        Default::default(),
+    )?;
+    registry.register(Box::new(Panicking(desc)))?;
     let server = MetricsServer::builder()
         .port(0)
-        .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
-        .basic_auth_user("grafana", bcrypt::hash("b", 4).unwrap())
-        .build();
-    assert!(server.is_ok(), "{server:?}");
+        .registry(registry)
+        .build()?
+        .start()?;
+    let addr = server.local_addr();
+    for accept_encoding in ["identity", "gzip"] {
+        let response = request(
+            addr,
+            Method::GET,
+            "/metrics",
+            &[("accept-encoding", accept_encoding)],
+        )
+        .await?;
+        assert_eq!(
+            response.status,
+            500,
+            "{accept_encoding}: {}",
+            response.text()
+        );
+        assert_eq!(response.header("content-encoding"), None);
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert!(response.text().contains("panicked"), "{}", response.text());
+    }
+    // The server lives on: the next request is served.
+    assert_eq!(get(addr, "/other").await?.status, 404);
+    server.stop();
+    Ok(())
+}
+
+/// A collector whose family no exposition format can carry (untyped).
+#[derive(Debug)]
+struct Untyped(prometheus::core::Desc);
+
+impl prometheus::core::Collector for Untyped {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut family = prometheus::proto::MetricFamily::default();
+        family.set_name("insa_test_untyped".into());
+        family.set_field_type(prometheus::proto::MetricType::UNTYPED);
+        family.set_metric(vec![prometheus::proto::Metric::default()]);
+        vec![family]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_cannot_be_encoded_is_a_500() -> anyhow::Result<()> {
+    for with_collector in [false, true] {
+        let registry = if with_collector {
+            support::own_collector().0
+        } else {
+            prometheus::Registry::new()
+        };
+        let desc = prometheus::core::Desc::new(
+            "insa_test_untyped".into(),
+            "Untyped.".into(),
+            Vec::new(),
+            Default::default(),
+        )?;
+        registry.register(Box::new(Untyped(desc)))?;
+        let server = MetricsServer::builder()
+            .port(0)
+            .registry(registry)
+            .build()?
+            .start()?;
+        let response = get(server.local_addr(), "/metrics").await?;
+        assert_eq!(response.status, 500, "{}", response.text());
+        assert!(response.text().contains("untyped"), "{}", response.text());
+        server.stop();
+    }
+    Ok(())
 }

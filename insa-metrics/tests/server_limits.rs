@@ -31,7 +31,8 @@ async fn slow_header_clients_are_cut_off_while_others_are_served() {
     let server = start(
         MetricsServer::builder()
             .header_read_timeout(header_timeout)
-            .max_connections(CLIENTS + 16),
+            .max_connections(CLIENTS + 16)
+            .max_connections_per_peer(CLIENTS + 16),
     );
     let addr = server.local_addr();
 
@@ -139,7 +140,12 @@ async fn huge_headers_get_431_or_a_close() {
 #[tokio::test]
 async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
     const CAP: usize = 4;
-    let server = start(MetricsServer::builder().max_connections(CAP));
+    // Idle held connections stay for the whole test.
+    let server = start(
+        MetricsServer::builder()
+            .max_connections(CAP)
+            .keep_alive_timeout(Duration::from_secs(120)),
+    );
     let addr = server.local_addr();
 
     let mut held = Vec::new();
@@ -162,14 +168,15 @@ async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
     for _ in 0..10 {
         let started = Instant::now();
         let mut extra = TcpStream::connect(addr).await.unwrap();
+        extra
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
         let answer = tokio::time::timeout(at_once, read_to_close(&mut extra))
             .await
             .expect("an extra connection was kept waiting");
         let text = String::from_utf8_lossy(&answer);
-        assert!(
-            answer.is_empty() || text.starts_with("HTTP/1.1 503"),
-            "beyond the cap: {text}"
-        );
+        assert!(text.starts_with("HTTP/1.1 503"), "beyond the cap: {text}");
         assert!(started.elapsed() < at_once);
     }
 
@@ -345,95 +352,6 @@ async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
         lasted >= timeout && lasted < timeout + Duration::from_secs(2),
         "{lasted:?}"
     );
-    server.stop();
-}
-
-fn basic(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {token}")
-}
-
-async fn scrape_as(addr: SocketAddr, authorization: &str) -> support::Response {
-    support::request(
-        addr,
-        hyper::Method::GET,
-        "/metrics",
-        &[("authorization", authorization)],
-    )
-    .await
-    .expect("a scrape")
-}
-
-/// Sends `count` wrong-password scrapes at once; each must get 401, or 503
-/// with `Retry-After` when the bcrypt queue is full.
-fn flood(addr: SocketAddr, count: usize) -> Vec<tokio::task::JoinHandle<u16>> {
-    (0..count)
-        .map(|i| {
-            let wrong = basic("prometheus", &format!("guess-{i}"));
-            tokio::spawn(async move {
-                let response = scrape_as(addr, &wrong).await;
-                match response.status.as_u16() {
-                    401 => assert!(response.header("www-authenticate").is_some()),
-                    503 => assert_eq!(response.header("retry-after"), Some("1")),
-                    other => panic!("a wrong password got {other}"),
-                }
-                response.status.as_u16()
-            })
-        })
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_wrong_passwords_does_not_hold_up_a_known_client() {
-    let hash = bcrypt::hash("s3cret", 8).unwrap();
-    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
-    let addr = server.local_addr();
-    let good = basic("prometheus", "s3cret");
-    assert_eq!(scrape_as(addr, &good).await.status, 200);
-
-    let flood_started = Instant::now();
-    let flood = flood(addr, 16);
-    let started = Instant::now();
-    assert_eq!(scrape_as(addr, &good).await.status, 200);
-    let known = started.elapsed();
-    for request in flood {
-        request.await.unwrap();
-    }
-    // The flood takes at least as many bcrypt verifications as the queue
-    // holds (the first to arrive always enter it); a remembered client waits
-    // for none.
-    let flood_took = flood_started.elapsed();
-    eprintln!("remembered client: {known:?}; flood: {flood_took:?}");
-    assert!(
-        known * 2 < flood_took,
-        "a remembered client waited {known:?} behind a flood of {flood_took:?}"
-    );
-    server.stop();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_wrong_passwords_cannot_queue_ahead_of_a_new_client() {
-    let hash = bcrypt::hash("s3cret", 8).unwrap();
-    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
-    let addr = server.local_addr();
-    let good = basic("prometheus", "s3cret");
-
-    // Not remembered yet (Prometheus after a restart): its request needs
-    // bcrypt, so during the flood it is verified (200) or turned away at once
-    // (503, retried at the next scrape); never a 401, never a long wait
-    // behind 32 verifications (the read timeout of a real scraper).
-    let flood = flood(addr, 32);
-    let status = scrape_as(addr, &good).await.status;
-    assert!(status == 200 || status == 503, "a new client got {status}");
-    let mut busy = 0;
-    for request in flood {
-        if request.await.unwrap() == 503 {
-            busy += 1;
-        }
-    }
-    eprintln!("{busy} of 32 wrong passwords were turned away unchecked");
-    assert_eq!(scrape_as(addr, &good).await.status, 200);
     server.stop();
 }
 

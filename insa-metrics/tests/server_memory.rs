@@ -50,6 +50,7 @@ async fn concurrent_huge_headers_get_431_or_a_close_without_memory_growth() {
         .port(0)
         .registry(registry)
         .max_connections(SENDERS + 8)
+        .max_connections_per_peer(SENDERS + 8)
         .build()
         .unwrap()
         .start()

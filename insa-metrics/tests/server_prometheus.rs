@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 use insa_metrics::{MetricsCollector, MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::{Prometheus, fixtures, get, request, request_mtls, request_tls};
+use support::daemons::Prometheus;
+use support::{fixtures, get, request, request_mtls, request_tls};
 
 /// Generous: a loaded CI machine may take long to start Prometheus and to
 /// let it scrape; the tests poll and return as soon as the state is there.
@@ -221,7 +222,10 @@ fn tls_files_that_do_not_exist_are_an_error() {
         .tls("/nonexistent/cert.pem", "/nonexistent/key.pem")
         .build()
         .unwrap_err();
-    assert!(matches!(error, insa_metrics::Error::Tls(_)), "{error:?}");
+    assert!(
+        matches!(error, insa_metrics::Error::Tls { .. }),
+        "{error:?}"
+    );
     assert!(
         error.to_string().contains("/nonexistent/cert.pem"),
         "{error}"

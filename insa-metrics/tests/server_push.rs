@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use insa_metrics::{Error, Pusher, metrics, push_metrics};
-use support::Pushgateway;
+use support::daemons::Pushgateway;
 
 fn has_sample(samples: &[String], labels: &[&str], value: &str) -> bool {
     samples.iter().any(|line| {
@@ -85,7 +85,7 @@ async fn a_push_over_https_reaches_a_tls_gateway() {
 
     // Without a CA to trust, an https:// push is a configuration error.
     let error = pusher.clone().push_async().await.unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
     // A CA that did not sign the gateway's certificate: no push.
     let wrong_ca = support::fixtures().join("tls/ca2.pem");
     let error = pusher
@@ -124,8 +124,12 @@ fn pushing_to_a_closed_port_is_an_error_within_the_timeout() {
     assert!(started.elapsed() < timeout);
     assert!(matches!(error, Error::Push { .. }), "{error:?}");
     assert!(error.to_string().contains(&url), "{error}");
-    // Refused at once, not timed out.
+    // Refused at once, not timed out; the cause is the io::Error.
     assert!(error.to_string().contains("cannot connect"), "{error}");
+    let cause = std::error::Error::source(&error)
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("no io::Error cause: {error:?}"));
+    assert_eq!(cause.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
 /// A bound, non-listening loopback socket.
@@ -163,10 +167,146 @@ fn invalid_push_targets_are_config_errors() {
     ] {
         let error = push_metrics(url, job, &[]).unwrap_err();
         assert!(
-            matches!(error, Error::Config(_)),
+            matches!(error, Error::Config { .. }),
             "{url} {job:?}: {error:?}"
         );
     }
     let error = push_metrics("http://127.0.0.1:1", "job", &[("bad-label", "x")]).unwrap_err();
-    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+}
+
+#[test]
+fn a_port_that_is_not_1_to_65535_is_a_config_error_not_a_push_to_port_80() {
+    for url in [
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:65536",
+        "http://127.0.0.1:0x50",
+        "http://127.0.0.1:",
+        "http://127.0.0.1:/gateway",
+        "http://127.0.0.1:0",
+        "http://[::1]:99999",
+    ] {
+        let error = Pusher::new(url, "insa_batch")
+            .basic_auth("pusher", "s3cret")
+            .push()
+            .unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{url}: {error:?}");
+        assert!(error.to_string().contains("port"), "{url}: {error}");
+    }
+}
+
+/// A gateway that answers `status` with a 512 MiB body, written as fast as
+/// the client takes it; returns how many body bytes it managed to write
+/// before the client closed the connection.
+fn gateway_with_a_huge_answer(status: &'static str) -> (String, std::thread::JoinHandle<usize>) {
+    use std::io::{Read as _, Write as _};
+    const HUGE: usize = 512 << 20;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let gateway = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        // The request's head; its small body is left unread.
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => return 0,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let head = format!("HTTP/1.1 {status}\r\ncontent-length: {HUGE}\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_err() {
+            return 0;
+        }
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < HUGE {
+            match stream.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        sent
+    });
+    (url, gateway)
+}
+
+#[test]
+fn at_most_a_few_kib_of_a_gateways_answer_is_read() {
+    // Far less than the answer; the kernel buffers a few MiB on each side.
+    const READ_AT_MOST: usize = 64 << 20;
+    for status in ["500 Internal Server Error", "200 OK"] {
+        let (url, gateway) = gateway_with_a_huge_answer(status);
+        let started = Instant::now();
+        let pushed = Pusher::new(&url, "insa_batch")
+            .registry(prometheus::Registry::new())
+            .timeout(Duration::from_secs(60))
+            .push();
+        let took = started.elapsed();
+        let sent = gateway.join().unwrap();
+        eprintln!("{status}: the gateway wrote {} KiB in {took:?}", sent >> 10);
+        assert!(
+            sent < READ_AT_MOST,
+            "{status}: {} MiB of the answer were read",
+            sent >> 20
+        );
+        match status {
+            "200 OK" => pushed.unwrap(),
+            _ => {
+                let error = pushed.unwrap_err();
+                assert!(error.to_string().contains("HTTP 500"), "{error}");
+                assert!(error.to_string().len() < 1024, "{error}");
+            }
+        }
+    }
+}
+
+/// A collector whose family no exposition format can carry (untyped).
+#[derive(Debug)]
+struct Untyped(prometheus::core::Desc);
+
+impl prometheus::core::Collector for Untyped {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut family = prometheus::proto::MetricFamily::default();
+        family.set_name("insa_test_untyped".into());
+        family.set_field_type(prometheus::proto::MetricType::UNTYPED);
+        family.set_metric(vec![prometheus::proto::Metric::default()]);
+        vec![family]
+    }
+}
+
+#[test]
+fn a_registry_that_cannot_be_encoded_is_an_error_and_nothing_is_sent() {
+    let registry = prometheus::Registry::new();
+    let desc = prometheus::core::Desc::new(
+        "insa_test_untyped".into(),
+        "Untyped.".into(),
+        Vec::new(),
+        Default::default(),
+    )
+    .unwrap();
+    registry.register(Box::new(Untyped(desc))).unwrap();
+    let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
+    gateway.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", gateway.local_addr().unwrap());
+    let error = Pusher::new(&url, "insa_batch")
+        .registry(registry)
+        .push()
+        .unwrap_err();
+    assert!(matches!(error, Error::Encoding(_)), "{error:?}");
+    // An empty PUT would have wiped the group: no connection was made.
+    assert_eq!(
+        gateway.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
 }

@@ -3,14 +3,12 @@ async fn process_task(task: Task) -> Result<Sizing, WorkerError> {
         static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
             &AgentType::Sizing,
         );
-        __INSA_SITE.start()
+        ::insa_metrics::__private::RequestSite::start(&__INSA_SITE)
     };
     let __insa_result = async move {
         ::insa_metrics::__private::returns!(Result < Sizing, WorkerError >);
-        {
-            let plan = plan(&task).await?;
-            Ok(Sizing::from(plan))
-        }
+        let plan = plan(&task).await?;
+        Ok(Sizing::from(plan))
     }
         .await;
     __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));

@@ -18,23 +18,21 @@ impl Worker for CrmAgent {
                 static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
                     &"crm_agent",
                 );
-                __INSA_SITE.start()
+                ::insa_metrics::__private::RequestSite::start(&__INSA_SITE)
             };
             let __insa_result = async move {
                 ::insa_metrics::__private::returns!(Result < Reply, WorkerError >);
-                {
-                    if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
-                        Result<Reply, WorkerError>,
-                    > {
-                        #[allow(unreachable_code)] return __ret;
-                    }
-                    let __self = self;
-                    let task = task;
-                    let __ret: Result<Reply, WorkerError> = {
-                        __self.crm.update(task).await
-                    };
-                    #[allow(unreachable_code)] __ret
+                if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
+                    Result<Reply, WorkerError>,
+                > {
+                    #[allow(unreachable_code)] return __ret;
                 }
+                let __self = self;
+                let task = task;
+                let __ret: Result<Reply, WorkerError> = {
+                    __self.crm.update(task).await
+                };
+                #[allow(unreachable_code)] __ret
             }
                 .await;
             __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));

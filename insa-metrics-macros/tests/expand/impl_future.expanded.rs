@@ -5,11 +5,11 @@ fn refresh(&self) -> impl Future<Output = Result<(), SyncError>> + Send + '_ {
             static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
                 &"crm_agent",
             );
-            __INSA_SITE.start()
+            ::insa_metrics::__private::RequestSite::start(&__INSA_SITE)
         };
         let __insa_result = async move {
             ::insa_metrics::__private::returns!(Result < (), SyncError >);
-            { self.crm.refresh(id).await }
+            self.crm.refresh(id).await
         }
             .await;
         __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
@@ -22,9 +22,9 @@ fn purge(pool: &Pool) {
             &"delete",
             &"sessions",
         );
-        __INSA_SITE.start()
+        ::insa_metrics::__private::DatabaseSite::start(&__INSA_SITE)
     };
-    ::insa_metrics::__private::run(move || {
+    ::insa_metrics::__private::run(|| {
         pool.execute("delete from sessions");
     });
     __insa_guard.end(::insa_metrics::__private::Outcome::Success);

@@ -5,11 +5,11 @@ impl Users {
                 &"select",
                 &"users",
             );
-            __INSA_SITE.start()
+            ::insa_metrics::__private::DatabaseSite::start(&__INSA_SITE)
         };
         let __insa_result = ::insa_metrics::__private::run::<
             Result<User, DbError>,
-        >(move || { self.db.get(id) });
+        >(|| { self.db.get(id) });
         __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
         __insa_result
     }
@@ -18,7 +18,7 @@ impl Users {
             static __INSA_SITE: ::insa_metrics::__private::MessageSite = ::insa_metrics::__private::MessageSite::new(
                 &"orchestrator",
             );
-            __INSA_SITE.start()
+            ::insa_metrics::__private::MessageSite::start(&__INSA_SITE)
         };
         self.queue.push(msg);
     }

@@ -4,11 +4,11 @@ pub fn size(task: Task) -> Result<Sizing, WorkerError> {
         static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
             &"sizing_agent",
         );
-        __INSA_SITE.start()
+        ::insa_metrics::__private::RequestSite::start(&__INSA_SITE)
     };
     let __insa_result = ::insa_metrics::__private::run::<
         Result<Sizing, WorkerError>,
-    >(move || {
+    >(|| {
         let plan = plan(&task)?;
         Ok(Sizing::from(plan))
     });

@@ -2,23 +2,22 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hyper::header::{AUTHORIZATION, HeaderMap};
-use tokio::sync::Semaphore;
 
+use super::admission::Peer;
+use super::verification::VerificationQueue;
 use crate::Error;
 
-/// How many bcrypt verifications may be running or waiting at once; beyond
-/// it a request that needs one is answered "busy" at once. A flood of wrong
-/// passwords then delays a legitimate client that is not remembered yet
-/// (Prometheus after a restart) by at most this many verifications, and
-/// costs no memory beyond it.
-pub(crate) const MAX_PENDING_VERIFICATIONS: usize = 4;
+/// The bcrypt costs accepted at `build()`. Each step doubles the time of a
+/// verification: cost 10 takes tens of milliseconds, 14 about a second, 16
+/// seconds (and the cost-31 maximum of bcrypt, days).
+pub(crate) const BCRYPT_COSTS: RangeInclusive<u32> = 4..=14;
 
 /// The outcome of checking a request's credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +26,9 @@ pub(crate) enum Verdict {
     Allowed,
     /// No, wrong or unknown credentials.
     Denied,
-    /// The credentials need a bcrypt verification and too many are pending:
-    /// the request is refused unchecked (the same for every user, known or
-    /// not).
+    /// The credentials need a bcrypt verification and the queue, or this
+    /// peer's share of it, is full: the request is refused unchecked (the
+    /// same for every user, known or not).
     Busy,
 }
 
@@ -41,12 +40,9 @@ pub(crate) struct BasicAuth {
     dummy: String,
     /// Verified passwords, so a scrape every few seconds does not pay for
     /// bcrypt each time; one entry per configured user at most.
-    verified: Arc<Mutex<HashMap<String, Vec<u8>>>>,
-    /// One bcrypt verification at a time: a flood of wrong passwords costs
-    /// the host one core at most, and remembered credentials skip the queue.
-    bcrypt_slot: Semaphore,
-    /// Verifications running or waiting for the slot.
-    pending: AtomicUsize,
+    verified: Mutex<HashMap<String, Vec<u8>>>,
+    /// Verifications running or waiting; remembered credentials skip it.
+    queue: VerificationQueue,
 }
 
 impl fmt::Debug for BasicAuth {
@@ -67,24 +63,14 @@ impl BasicAuth {
         let mut cost: Option<(u32, String)> = None;
         let mut map = HashMap::new();
         for (user, hash) in users {
-            if user.contains(':') {
-                return Err(Error::Config(format!(
-                    "basic auth user {user:?} contains ':'"
-                )));
-            }
-            let parts = bcrypt::HashParts::from_str(&hash).map_err(|error| {
-                Error::Config(format!(
-                    "basic auth user {user:?}: not a bcrypt hash: {error}"
-                ))
-            })?;
+            let user_cost = check_user(&user, &hash)?;
             match &cost {
-                None => cost = Some((parts.get_cost(), user.clone())),
-                Some((first, first_user)) if *first != parts.get_cost() => {
-                    return Err(Error::Config(format!(
+                None => cost = Some((user_cost, user.clone())),
+                Some((first, first_user)) if *first != user_cost => {
+                    return Err(Error::config(format!(
                         "basic auth users {first_user:?} (bcrypt cost {first}) and {user:?} \
-                         (cost {}) must use the same bcrypt cost, or the response time \
-                         would tell which users exist",
-                        parts.get_cost()
+                         (cost {user_cost}) must use the same bcrypt cost, or the response \
+                         time would tell which users exist"
                     )));
                 }
                 Some(_) => {}
@@ -92,50 +78,34 @@ impl BasicAuth {
             map.insert(user, hash);
         }
         let Some((cost, _)) = cost else {
-            return Err(Error::Config("basic auth needs at least one user".into()));
+            return Err(Error::config("basic auth needs at least one user"));
         };
         let dummy = bcrypt::hash("insa-metrics: no user has this password", cost)
-            .map_err(|error| Error::Config(format!("bcrypt: {error}")))?;
+            .map_err(|error| Error::config_caused("bcrypt cannot hash at this cost", error))?;
         Ok(BasicAuth {
             users: map,
             dummy,
-            verified: Arc::default(),
-            bcrypt_slot: Semaphore::new(1),
-            pending: AtomicUsize::new(0),
+            verified: Mutex::default(),
+            queue: VerificationQueue::default(),
         })
     }
 
-    /// Whether the request carries the credentials of a configured user.
-    pub(crate) async fn check(&self, headers: &HeaderMap) -> Verdict {
+    /// Whether the request of `peer` carries the credentials of a
+    /// configured user.
+    pub(crate) async fn check(&self, headers: &HeaderMap, peer: Peer) -> Verdict {
         let Some((user, password)) = credentials(headers) else {
             return Verdict::Denied;
         };
         let known = self.users.get(&user);
-        if known.is_some() {
-            let cache = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache
-                .get(&user)
-                .is_some_and(|proved| constant_time_eq(proved, password.as_bytes()))
-            {
-                return Verdict::Allowed;
-            }
+        if known.is_some() && self.remembers(&user, &password) {
+            return Verdict::Allowed;
         }
         // Known or not, the same queue and the same bcrypt cost.
-        let Some(_pending) = Pending::enter(&self.pending) else {
+        let Some(place) = self.queue.enter(peer) else {
             return Verdict::Busy;
         };
         let hash = known.unwrap_or(&self.dummy).clone();
-        let candidate = password.clone();
-        let Ok(_slot) = self.bcrypt_slot.acquire().await else {
-            return Verdict::Denied;
-        };
-        // bcrypt takes tens of milliseconds on purpose: keep it off the
-        // threads that serve connections.
-        let matched = tokio::task::spawn_blocking(move || {
-            bcrypt::verify(candidate.as_bytes(), &hash).unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
+        let matched = place.verify(password.clone(), hash).await;
         if matched && known.is_some() {
             self.verified
                 .lock()
@@ -146,31 +116,38 @@ impl BasicAuth {
         Verdict::Denied
     }
 
-    #[cfg(test)]
-    fn pending(&self) -> usize {
-        self.pending.load(Ordering::SeqCst)
+    fn remembers(&self, user: &str, password: &str) -> bool {
+        let cache = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(user)
+            .is_some_and(|proved| constant_time_eq(proved, password.as_bytes()))
     }
 }
 
-/// One place in the bounded bcrypt queue, given back on drop (also when the
-/// request is cancelled while it waits).
-struct Pending<'a>(&'a AtomicUsize);
-
-impl<'a> Pending<'a> {
-    fn enter(pending: &'a AtomicUsize) -> Option<Pending<'a>> {
-        pending
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_PENDING_VERIFICATIONS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Pending(pending))
+/// Checks one configured user and hash; returns the hash's bcrypt cost.
+fn check_user(user: &str, hash: &str) -> Result<u32, Error> {
+    if user.is_empty() {
+        return Err(Error::config("a basic auth user name is empty"));
     }
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+    if user.contains(':') {
+        return Err(Error::config(format!(
+            "basic auth user {user:?} contains ':'"
+        )));
     }
+    let parts = bcrypt::HashParts::from_str(hash).map_err(|error| {
+        Error::config_caused(
+            format!("basic auth user {user:?}: not a bcrypt hash"),
+            error,
+        )
+    })?;
+    let cost = parts.get_cost();
+    if !BCRYPT_COSTS.contains(&cost) {
+        return Err(Error::config(format!(
+            "basic auth user {user:?}: bcrypt cost {cost} is outside {BCRYPT_COSTS:?} \
+             (each step doubles the time of a verification)"
+        )));
+    }
+    Ok(cost)
 }
 
 /// The user and password of a `Basic` `Authorization` header.
@@ -192,7 +169,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::verification::{
+        MAX_PENDING_VERIFICATIONS, MAX_PENDING_VERIFICATIONS_PER_PEER,
+    };
     use hyper::header::HeaderValue;
+    use std::sync::Arc;
 
     fn header(user: &str, password: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -201,11 +182,16 @@ mod tests {
         headers
     }
 
+    fn peer(ip: &str) -> Peer {
+        Peer::of(std::net::SocketAddr::new(ip.parse().unwrap(), 1))
+    }
+
     #[tokio::test]
     async fn checks_users_and_passwords() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
         let auth = BasicAuth::new(vec![("prometheus".into(), hash)]).unwrap();
-        let allowed = async |headers: HeaderMap| auth.check(&headers).await == Verdict::Allowed;
+        let me = peer("127.0.0.1");
+        let allowed = async |headers: HeaderMap| auth.check(&headers, me).await == Verdict::Allowed;
         assert!(allowed(header("prometheus", "s3cret")).await);
         // Again, from the cache.
         assert!(allowed(header("prometheus", "s3cret")).await);
@@ -218,51 +204,61 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_full_queue_answers_busy_at_once_for_known_and_unknown_users() {
+    async fn a_flooding_peer_is_refused_beyond_its_budget_and_others_are_not() {
         let auth = Arc::new(
             BasicAuth::new(vec![
-                ("prometheus".into(), bcrypt::hash("s3cret", 8).unwrap()),
-                ("alice".into(), bcrypt::hash("wonderland", 8).unwrap()),
+                ("prometheus".into(), bcrypt::hash("s3cret", 6).unwrap()),
+                ("alice".into(), bcrypt::hash("wonderland", 6).unwrap()),
             ])
             .unwrap(),
         );
+        let (flooder, scraper) = (peer("127.0.0.2"), peer("127.0.0.1"));
         // Alice's password is proved once, so she is remembered.
         assert_eq!(
-            auth.check(&header("alice", "wonderland")).await,
+            auth.check(&header("alice", "wonderland"), scraper).await,
             Verdict::Allowed
         );
         // Hold the bcrypt slot, so that no verification ends while we look.
-        let held = auth.bcrypt_slot.acquire().await.unwrap();
+        let held = auth.queue.hold_slot().await;
         let flood: Vec<_> = (0..4 * MAX_PENDING_VERIFICATIONS)
             .map(|i| {
                 let auth = Arc::clone(&auth);
                 tokio::spawn(async move {
-                    auth.check(&header("prometheus", &format!("guess-{i}")))
+                    auth.check(&header("prometheus", &format!("guess-{i}")), flooder)
                         .await
                 })
             })
             .collect();
-        // Wait for the queue to fill (observable state, no timing).
+        // Wait until the flooder's budget is full and every other request of
+        // the flood is answered (observable state, no timing).
+        let refused = 4 * MAX_PENDING_VERIFICATIONS - MAX_PENDING_VERIFICATIONS_PER_PEER;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while auth.pending() < MAX_PENDING_VERIFICATIONS {
+        while auth.queue.pending() < MAX_PENDING_VERIFICATIONS_PER_PEER
+            || flood.iter().filter(|request| request.is_finished()).count() < refused
+        {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the queue never filled"
+                "the flood never settled"
             );
             tokio::task::yield_now().await;
         }
-        // Not remembered yet, known or unknown: refused unchecked, at once.
+        // The flooder, known user or not: refused unchecked, at once.
         assert_eq!(
-            auth.check(&header("prometheus", "s3cret")).await,
+            auth.check(&header("nobody", "x"), flooder).await,
             Verdict::Busy
         );
-        assert_eq!(auth.check(&header("nobody", "s3cret")).await, Verdict::Busy);
         // A remembered client skips the queue.
         assert_eq!(
-            auth.check(&header("alice", "wonderland")).await,
+            auth.check(&header("alice", "wonderland"), flooder).await,
             Verdict::Allowed
         );
+        // Another peer still gets a place, and is verified once the slot is free.
+        let newcomer = tokio::spawn({
+            let auth = Arc::clone(&auth);
+            async move { auth.check(&header("prometheus", "s3cret"), scraper).await }
+        });
         drop(held);
+        assert_eq!(newcomer.await.unwrap(), Verdict::Allowed);
         let mut busy = 0;
         for request in flood {
             match request.await.unwrap() {
@@ -271,28 +267,38 @@ mod tests {
                 Verdict::Allowed => panic!("a wrong password was allowed"),
             }
         }
-        assert_eq!(busy, 3 * MAX_PENDING_VERIFICATIONS, "refused at once");
-        assert_eq!(auth.pending(), 0);
-        // Once the flood is over, the legitimate client gets in.
-        assert_eq!(
-            auth.check(&header("prometheus", "s3cret")).await,
-            Verdict::Allowed
-        );
+        assert_eq!(busy, refused, "refused at once");
+        assert_eq!(auth.queue.pending(), 0);
     }
 
     #[test]
     fn rejects_bad_configuration() {
-        assert!(BasicAuth::new(vec![("a".into(), "plain".into())]).is_err());
         let hash = bcrypt::hash("x", 4).unwrap();
-        assert!(BasicAuth::new(vec![("a:b".into(), hash.clone())]).is_err());
-        assert!(BasicAuth::new(Vec::new()).is_err());
+        for users in [
+            vec![("a".into(), "plain".into())],
+            vec![("a:b".into(), hash.clone())],
+            vec![(String::new(), hash.clone())],
+            Vec::new(),
+        ] {
+            assert!(BasicAuth::new(users).is_err());
+        }
         // One cost for every user: an unknown user must take as long as any
         // wrong password.
         let dearer = bcrypt::hash("y", 5).unwrap();
         let error =
             BasicAuth::new(vec![("a".into(), hash.clone()), ("b".into(), dearer)]).unwrap_err();
-        assert!(matches!(&error, Error::Config(message) if message.contains("same bcrypt cost")));
+        assert!(error.to_string().contains("same bcrypt cost"), "{error}");
         let same = bcrypt::hash("y", 4).unwrap();
         assert!(BasicAuth::new(vec![("a".into(), hash), ("b".into(), same)]).is_ok());
+    }
+
+    #[test]
+    fn a_bcrypt_cost_outside_the_range_is_an_error_at_once() {
+        // Cost 31 would take days to hash the dummy; the hash is only parsed.
+        let cost_31 = "$2b$31$xrEloq3Q1Q1vKTWC6FMYiePGtIfW5EXaEpkoBwgGlT4tc/zCrfO7y";
+        let started = std::time::Instant::now();
+        let error = BasicAuth::new(vec![("a".into(), cost_31.into())]).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(error.to_string().contains("cost 31"), "{error}");
     }
 }

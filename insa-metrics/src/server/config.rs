@@ -1,15 +1,20 @@
-//! [`MetricsServerBuilder`]: address, path, limits, registry and security options.
+//! [`MetricsServerBuilder`]: address, path, limits, registry and security options, checked at `build()`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 #[cfg(feature = "tls")]
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::Registry;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::MetricsServer;
 use super::auth::BasicAuth;
-use super::service::Shared;
+use super::connection::ConnectionPolicy;
+use super::limits::{LISTEN_BACKLOG, Limits};
+use super::path::MetricsPath;
+use super::service::Endpoint;
 use crate::Error;
 
 /// The environment variable that moves the default bind address off loopback,
@@ -17,33 +22,31 @@ use crate::Error;
 /// address set with [`MetricsServerBuilder::ip`] takes precedence.
 pub const BIND_ADDRESS_ENV: &str = "INSA_METRICS_BIND_ADDRESS";
 
-/// The limits that keep one bad client from harming the exporter.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_connections: usize,
-    pub(crate) connection_deadline: Duration,
-    pub(crate) shutdown_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            header_read_timeout: Duration::from_secs(10),
-            max_header_bytes: 8 * 1024,
-            max_connections: 128,
-            connection_deadline: Duration::from_secs(60),
-            shutdown_timeout: Duration::from_secs(1),
-        }
-    }
-}
-
 /// Configures and binds a [`MetricsServer`].
 ///
-/// Every option has a safe default: loopback, `/metrics`, a 10 s header read
-/// timeout, 8 KiB of headers, 128 connections, a 60 s connection lifetime and a
-/// 1 s bound on graceful shutdown.
+/// Every option has a safe default: loopback, `/metrics`, and the limits of
+/// the [README's table](crate#limits). Every value is checked at
+/// [`build`](Self::build): a bad one is an [`Error::Config`] there, never a
+/// surprise at run time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use insa_metrics::MetricsServer;
+///
+/// let server = MetricsServer::builder()
+///     .port(0)
+///     .max_connections_per_peer(4)
+///     .keep_alive_timeout(Duration::from_secs(2))
+///     .build()?;
+/// assert_eq!(server.max_connections(), 128);
+///
+/// // A query in the path can never match a request's path.
+/// let error = MetricsServer::builder().path("/metrics?x=1").build().unwrap_err();
+/// assert!(matches!(error, insa_metrics::Error::Config { .. }));
+/// # Ok::<(), insa_metrics::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MetricsServerBuilder {
@@ -96,7 +99,10 @@ impl MetricsServerBuilder {
         self.ip(addr.ip()).port(addr.port())
     }
 
-    /// The path that serves the metrics (default `/metrics`; must start with `/`).
+    /// The path that serves the metrics (default `/metrics`). It starts with
+    /// `/` and holds no query or fragment; it is matched by its
+    /// percent-decoded bytes, so `/métriques` answers the
+    /// `/m%C3%A9triques` that clients send.
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
@@ -109,40 +115,65 @@ impl MetricsServerBuilder {
         self
     }
 
-    /// How long a client may take to send a request's headers, and how long an
-    /// idle keep-alive connection stays open (default 10 s).
+    /// How long a client may take to send a request's headers (and the TLS
+    /// handshake), from the connection's start or the end of the previous
+    /// response. See [the limits](crate#limits) for every default.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.limits.header_read_timeout = timeout;
         self
     }
 
+    /// How long a connection may stay idle (no request in progress, no byte
+    /// moved) before it is closed; well under the connection deadline, so an
+    /// idle keep-alive client does not hold a slot.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.keep_alive_timeout = timeout;
+        self
+    }
+
     /// The largest request head (request line and headers) accepted, in
-    /// bytes; larger ones get `431 Request Header Fields Too Large` (default
-    /// 8 KiB).
+    /// bytes (1 KiB to 256 KiB); larger ones get `431 Request Header Fields
+    /// Too Large`.
     pub fn max_header_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_header_bytes = bytes;
         self
     }
 
     /// The most connections served at once; beyond it a connection gets
-    /// `503 Service Unavailable` (plain HTTP) or is closed (TLS) at once
-    /// (default 128, at least 1).
+    /// `503 Service Unavailable` (plain HTTP) or a close (TLS). Clamped to
+    /// what the process's file-descriptor limit allows (said on stderr; see
+    /// [`MetricsServer::max_connections`]).
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.limits.max_connections = connections.max(1);
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// The most connections served at once from one peer (an IPv4 address,
+    /// or an IPv6 /64), so that one client cannot take every slot; beyond it
+    /// that peer's connections get a 503 while others are served.
+    pub fn max_connections_per_peer(mut self, connections: usize) -> Self {
+        self.limits.max_connections_per_peer = connections;
+        self
+    }
+
+    /// The most requests one connection carries; the last answer says
+    /// `Connection: close`.
+    pub fn max_requests_per_connection(mut self, requests: usize) -> Self {
+        self.limits.max_requests_per_connection = requests;
         self
     }
 
     /// The longest a connection lives; then it is closed once its current
-    /// response is sent (default 60 s). A client that does not read its
-    /// response gets the [`shutdown_timeout`](Self::shutdown_timeout) more
-    /// (at most 5 s), then the connection is closed anyway.
+    /// response is sent. A client that does not read its response gets the
+    /// [`shutdown_timeout`](Self::shutdown_timeout) more (at most 5 s), then
+    /// the connection is closed anyway.
     pub fn connection_deadline(mut self, deadline: Duration) -> Self {
         self.limits.connection_deadline = deadline;
         self
     }
 
     /// How long shutdown waits for responses in flight before it closes every
-    /// connection (default 1 s).
+    /// connection, whatever they wait for (a stuck collector included).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.limits.shutdown_timeout = timeout;
         self
@@ -154,9 +185,13 @@ impl MetricsServerBuilder {
     /// unknown user (checked against a dummy hash of that cost) takes as long
     /// as a wrong password.
     ///
-    /// At most 4 bcrypt verifications run or wait at once; a request that
-    /// would need one more gets `503 Service Unavailable` at once, unchecked.
-    /// A remembered (already verified) password needs none.
+    /// The user name must not be empty nor hold `:`, and the cost must be
+    /// within 4 to 14 (each step doubles the time of a verification). One
+    /// bcrypt verification runs at a time, a few wait, and one peer may hold
+    /// only a couple of those places: a request that would need one more
+    /// gets `503 Service Unavailable` at once, unchecked. A remembered
+    /// (already verified) password needs none. See
+    /// [the README](crate#basic-auth-and-tls).
     pub fn basic_auth_user(
         mut self,
         user: impl Into<String>,
@@ -190,18 +225,15 @@ impl MetricsServerBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an invalid path, hash (or hashes of different
-    /// bcrypt costs) or [`BIND_ADDRESS_ENV`] value, [`Error::Tls`] for unreadable or invalid certificate, key or CA
-    /// files, and
-    /// [`Error::Bind`] (naming the address) when the address is in use or not
-    /// available.
+    /// [`Error::Config`] for an invalid path (not starting with `/`, or with
+    /// `?`, `#`, whitespace or a bad `%` escape), limit (a zero timeout or
+    /// count), user name, hash, bcrypt cost (outside 4..=14, or different
+    /// costs) or [`BIND_ADDRESS_ENV`] value; [`Error::Tls`] for unreadable or
+    /// invalid certificate, key or CA files; [`Error::Bind`] (naming the
+    /// address) when the address is in use or not available.
     pub fn build(self) -> Result<MetricsServer, Error> {
-        if !self.path.starts_with('/') {
-            return Err(Error::Config(format!(
-                "the metrics path must start with '/': {:?}",
-                self.path
-            )));
-        }
+        let path = MetricsPath::parse(&self.path)?;
+        let limits = self.limits.checked()?;
         let ip = match self.ip {
             Some(ip) => ip,
             None => ip_from_env()?,
@@ -214,31 +246,46 @@ impl MetricsServerBuilder {
         #[cfg(feature = "tls")]
         let tls = match (&self.tls, &self.tls_client_ca) {
             (Some((cert, key)), client_ca) => {
-                Some(super::tls::acceptor(cert, key, client_ca.as_deref())?)
+                Some(super::tls::ServerTls::new(cert, key, client_ca.as_deref())?)
             }
             (None, Some(_)) => {
-                return Err(Error::Config(
-                    "a TLS client CA needs a server certificate (tls)".into(),
+                return Err(Error::config(
+                    "a TLS client CA needs a server certificate (tls)",
                 ));
             }
             (None, None) => None,
         };
-        let addr = SocketAddr::new(ip, self.port);
-        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| Error::Bind { addr, source })?;
-        let local_addr = listener.local_addr()?;
-        let shared = Shared::new(self.path, self.registry, auth, &self.limits);
+        let (listener, local_addr) = bind(SocketAddr::new(ip, self.port))?;
+        let endpoint = Arc::new(Endpoint::new(path, self.registry, auth));
+        let policy = ConnectionPolicy::new(
+            endpoint,
+            limits,
+            #[cfg(feature = "tls")]
+            tls,
+        );
         Ok(MetricsServer {
             listener,
             local_addr,
-            shared,
-            limits: self.limits,
-            #[cfg(feature = "tls")]
-            tls,
+            policy,
         })
     }
+}
+
+/// A non-blocking listener on `addr` with a backlog of
+/// [`LISTEN_BACKLOG`], and the address it got.
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), Error> {
+    let bind_error = |source| Error::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(bind_error)?;
+    // As std's listeners: the port can be bound again at once after a stop.
+    #[cfg(unix)]
+    socket.set_reuse_address(true).map_err(bind_error)?;
+    socket.bind(&addr.into()).map_err(bind_error)?;
+    socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    let listener = TcpListener::from(socket);
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local_addr))
 }
 
 fn ip_from_env() -> Result<IpAddr, Error> {
@@ -249,10 +296,11 @@ fn ip_from_env() -> Result<IpAddr, Error> {
 /// or blank.
 fn bind_ip(value: Option<&str>) -> Result<IpAddr, Error> {
     match value.map(str::trim) {
-        Some(value) if !value.is_empty() => value.parse().map_err(|_| {
-            Error::Config(format!(
-                "{BIND_ADDRESS_ENV}={value:?} is not an IP address (e.g. 0.0.0.0 or ::1)"
-            ))
+        Some(value) if !value.is_empty() => value.parse().map_err(|error| {
+            Error::config_caused(
+                format!("{BIND_ADDRESS_ENV}={value:?} is not an IP address (e.g. 0.0.0.0 or ::1)"),
+                error,
+            )
         }),
         _ => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     }

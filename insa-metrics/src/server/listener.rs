@@ -1,33 +1,31 @@
-//! The accept loop: the connection cap, and bounded graceful shutdown.
+//! The accept loop: admission of each connection, and bounded graceful shutdown.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::config::Limits;
-use super::conn::Conn;
-
-/// Written to a connection beyond the cap before it is closed.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n";
+use super::admission::{Admission, Decision, Peer};
+use super::connection::ConnectionPolicy;
+use super::refusal::refuse;
 
 /// Accepts connections until `shutdown` resolves, then closes the listener,
-/// lets the connections finish for at most `limits.shutdown_timeout` and
-/// closes the rest. Every socket is closed when it returns.
+/// lets the connections finish for at most the shutdown timeout and closes
+/// the rest. Every socket is closed when it returns.
 pub(crate) async fn run(
     listener: TcpListener,
-    conn: Conn,
-    limits: Limits,
+    policy: ConnectionPolicy,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let admission = Admission::new(policy.limits());
+    let shutdown_timeout = policy.limits().shutdown_timeout;
+    let policy = Arc::new(policy);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let conn = Arc::new(conn);
     let mut tasks = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -36,17 +34,9 @@ pub(crate) async fn run(
             () = &mut shutdown => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => match Arc::clone(&permits).try_acquire_owned() {
-                    Ok(permit) => {
-                        let conn = Arc::clone(&conn);
-                        let stop = stop_rx.clone();
-                        tasks.spawn(async move {
-                            conn.serve(stream, stop).await;
-                            drop(permit);
-                        });
-                    }
-                    Err(_) => refuse(stream, conn.is_tls()),
-                },
+                Ok((stream, addr)) => {
+                    dispatch(stream, addr, &admission, &policy, &stop_rx, &mut tasks);
+                }
                 Err(error) => {
                     if !is_per_connection(&error) {
                         // Out of file descriptors or memory: back off instead
@@ -60,7 +50,7 @@ pub(crate) async fn run(
     drop(listener);
     let _ = stop_tx.send(true);
     let drained = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_timeout, drained)
+    if tokio::time::timeout(shutdown_timeout, drained)
         .await
         .is_err()
     {
@@ -68,13 +58,30 @@ pub(crate) async fn run(
     }
 }
 
-/// Answers 503 on a plain connection beyond the cap (TLS ones are just
-/// closed), without waiting for anything.
-fn refuse(stream: TcpStream, tls: bool) {
-    if !tls {
-        let _ = stream.try_write(BUSY);
+/// Serves, refuses or closes a new connection, as its peer's and the
+/// server's counts allow.
+fn dispatch(
+    stream: TcpStream,
+    addr: SocketAddr,
+    admission: &Admission,
+    policy: &Arc<ConnectionPolicy>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    match admission.admit(Peer::of(addr)) {
+        Decision::Serve(slot) => {
+            let (policy, stop) = (Arc::clone(policy), stop.clone());
+            tasks.spawn(async move {
+                policy.serve(stream, slot.peer(), stop).await;
+                drop(slot);
+            });
+        }
+        Decision::Refuse(slot) => {
+            let max_head_bytes = policy.limits().max_header_bytes;
+            tasks.spawn(refuse(stream, policy.is_tls(), max_head_bytes, slot));
+        }
+        Decision::Close => drop(stream),
     }
-    drop(stream);
 }
 
 /// Errors of one connection that was reset before it was accepted.

@@ -1,16 +1,22 @@
 //! The `/metrics` server: [`MetricsServer`], its handle, and the global start/stop.
 
+mod activity;
+mod admission;
 mod auth;
 mod config;
-mod conn;
+mod connection;
+mod limits;
 mod listener;
+mod path;
+mod refusal;
 mod service;
 #[cfg(feature = "tls")]
 mod tls;
+mod verification;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
@@ -18,15 +24,15 @@ use tokio::sync::oneshot;
 pub use config::{BIND_ADDRESS_ENV, MetricsServerBuilder};
 
 use crate::Error;
-use config::Limits;
-use conn::Conn;
-use service::Shared;
+use connection::ConnectionPolicy;
 
 /// A bound metrics server, ready to serve.
 ///
 /// Build one with [`MetricsServer::builder`], then either
 /// [`start`](Self::start) it on a background thread (sync programs), or
-/// [`serve`](Self::serve) it on the caller's tokio runtime:
+/// [`serve`](Self::serve) it on the caller's tokio runtime.
+///
+/// # Examples
 ///
 /// ```
 /// use insa_metrics::MetricsServer;
@@ -41,10 +47,7 @@ use service::Shared;
 pub struct MetricsServer {
     listener: std::net::TcpListener,
     local_addr: SocketAddr,
-    shared: Arc<Shared>,
-    limits: Limits,
-    #[cfg(feature = "tls")]
-    tls: Option<tls::Tls>,
+    policy: ConnectionPolicy,
 }
 
 impl MetricsServer {
@@ -58,6 +61,14 @@ impl MetricsServer {
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The most connections the server takes at once: the configured value,
+    /// or less when the process's file-descriptor limit (`RLIMIT_NOFILE`)
+    /// leaves room for fewer.
+    #[must_use]
+    pub fn max_connections(&self) -> usize {
+        self.policy.limits().max_connections
     }
 
     /// Serves on the current tokio runtime until `shutdown` resolves; the
@@ -89,13 +100,7 @@ impl MetricsServer {
         F: Future<Output = ()> + Send,
     {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        let conn = Conn {
-            shared: self.shared,
-            limits: self.limits.clone(),
-            #[cfg(feature = "tls")]
-            tls: self.tls,
-        };
-        listener::run(listener, conn, self.limits, shutdown).await;
+        listener::run(listener, self.policy, shutdown).await;
         Ok(())
     }
 
@@ -129,6 +134,25 @@ impl MetricsServer {
 }
 
 /// A server running on its background thread; dropping it stops it too.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use insa_metrics::MetricsServer;
+///
+/// let handle = MetricsServer::builder()
+///     .port(0)
+///     .shutdown_timeout(Duration::from_millis(500))
+///     .build()?
+///     .start()?;
+/// let addr = handle.local_addr();
+/// // Bounded by the shutdown timeout, whatever the connections and the
+/// // collectors are doing; the port is free once it returns.
+/// handle.stop();
+/// std::net::TcpListener::bind(addr)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping the handle stops the server"]
 pub struct ServerHandle {

@@ -1,4 +1,4 @@
-//! Request handling: auth, routing, the exposition body and gzip.
+//! Request handling: auth, routing, and [`Endpoint::render`], the one place a scrape is encoded.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -8,144 +8,234 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use http_body_util::Full;
 use hyper::header::{
-    ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue,
-    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap,
+    HeaderValue, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
-use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioTimer;
 use prometheus::Registry;
 use tokio::sync::Semaphore;
 
+use super::admission::Peer;
 use super::auth::{BasicAuth, Verdict};
-use super::config::Limits;
-use crate::encoding::{TEXT_CONTENT_TYPE, encode_text};
+use super::path::MetricsPath;
+use crate::detached::{self, DetachedError};
+use crate::encoding::encode_registry;
+use crate::{Error, Format};
 
-/// What every connection of one server shares.
+/// What the server serves: the path, the registry and who may see it.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    path: String,
+pub(crate) struct Endpoint {
+    path: MetricsPath,
     registry: Option<Registry>,
     auth: Option<BasicAuth>,
-    pub(crate) http: http1::Builder,
     /// Encodings (and gzip) running at once: at most one per core, so that
     /// a burst of scrapes of a large registry cannot take every core or
-    /// hold many bodies in memory at once.
+    /// hold many bodies in memory at once. A stuck collector keeps its
+    /// permit, so at most this many encoders can hang.
     encoders: Arc<Semaphore>,
 }
 
-impl Shared {
+/// How a scrape's body is represented, negotiated from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Representation {
+    format: Format,
+    gzip: bool,
+}
+
+/// Why a scrape has no body. Answered with a 5xx, so that Prometheus marks
+/// the target down (`up == 0`) instead of seeing a target with no series.
+#[derive(Debug)]
+pub(crate) enum ScrapeError {
+    /// A collector or the encoder panicked.
+    Panicked,
+    /// The registry holds a family no exposition format can carry.
+    Encoding(Error),
+    /// No encoder could be started: no thread (the error says why).
+    Unavailable(std::io::Error),
+}
+
+impl Endpoint {
     pub(crate) fn new(
-        path: String,
+        path: MetricsPath,
         registry: Option<Registry>,
         auth: Option<BasicAuth>,
-        limits: &Limits,
-    ) -> Arc<Shared> {
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_header_size(limits.max_header_bytes)
-            .keep_alive(true);
+    ) -> Endpoint {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Arc::new(Shared {
+        Endpoint {
             path,
             registry,
             auth,
-            http,
             encoders: Arc::new(Semaphore::new(cores)),
-        })
-    }
-
-    /// The exposition body, gzipped when asked. Encoding a large registry
-    /// takes milliseconds of CPU: it runs on tokio's blocking pool, never on
-    /// the thread that accepts and serves connections.
-    async fn body(&self, gzip: bool) -> Bytes {
-        let Ok(_encoder) = Arc::clone(&self.encoders).acquire_owned().await else {
-            return Bytes::new();
-        };
-        let registry = self.registry.clone();
-        let encode = move || {
-            let text = match &registry {
-                Some(registry) => encode_text(registry),
-                None => crate::get_metrics_text(),
-            };
-            if gzip {
-                gzip_bytes(text.as_bytes())
-            } else {
-                Bytes::from(text)
-            }
-        };
-        match tokio::task::spawn_blocking(encode).await {
-            Ok(body) => body,
-            // The encoding panicked (a collector did): answer what we can.
-            Err(_) => Bytes::new(),
         }
     }
-}
 
-/// The response to one request.
-pub(crate) async fn respond<B>(shared: Arc<Shared>, request: Request<B>) -> Response<Full<Bytes>> {
-    if let Some(auth) = &shared.auth {
-        match auth.check(request.headers()).await {
-            Verdict::Allowed => {}
+    /// The response to one request from `peer`.
+    pub(crate) async fn respond<B>(
+        &self,
+        request: Request<B>,
+        peer: Peer,
+    ) -> Response<Full<Bytes>> {
+        if let Some(refused) = self.authorize(request.headers(), peer).await {
+            return refused;
+        }
+        if !self.path.matches(request.uri().path()) {
+            return empty(StatusCode::NOT_FOUND);
+        }
+        let head = match *request.method() {
+            Method::GET => false,
+            Method::HEAD => true,
+            _ => {
+                let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+                return response;
+            }
+        };
+        let representation = negotiate(request.headers());
+        // A HEAD gets the headers of a GET without paying for the body: no
+        // encoding, no gzip, and so no Content-Length (RFC 9110 §9.3.2 lets a
+        // HEAD omit what only generating the content would tell).
+        let mut response = if head {
+            Response::new(Full::new(Bytes::new()))
+        } else {
+            match self.render(representation).await {
+                Ok(body) => with_length(body),
+                Err(error) => return error.response(),
+            }
+        };
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(representation.format.content_type()),
+        );
+        headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+        if representation.gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        response
+    }
+
+    /// `None` when the request may proceed, else the answer that refuses it.
+    async fn authorize(&self, headers: &HeaderMap, peer: Peer) -> Option<Response<Full<Bytes>>> {
+        let auth = self.auth.as_ref()?;
+        match auth.check(headers, peer).await {
+            Verdict::Allowed => None,
             Verdict::Denied => {
                 let mut response = empty(StatusCode::UNAUTHORIZED);
                 response.headers_mut().insert(
                     WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"insa-metrics\", charset=\"UTF-8\""),
                 );
-                return response;
+                Some(response)
             }
-            Verdict::Busy => {
-                let mut response = empty(StatusCode::SERVICE_UNAVAILABLE);
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-                return response;
-            }
+            Verdict::Busy => Some(retry_later(empty(StatusCode::SERVICE_UNAVAILABLE))),
         }
     }
-    if request.uri().path() != shared.path {
-        return empty(StatusCode::NOT_FOUND);
-    }
-    let head = match *request.method() {
-        Method::GET => false,
-        Method::HEAD => true,
-        _ => {
-            let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return response;
+
+    /// The body of a scrape in `representation`. Encoding takes milliseconds
+    /// of CPU and runs a user's collectors, which may be slow, hang or
+    /// panic: it runs on a thread of its own, never on the threads that
+    /// serve connections, and a scrape that stops waiting for it (its
+    /// connection closed, the server stopping) leaves it behind.
+    pub(crate) async fn render(
+        &self,
+        representation: Representation,
+    ) -> Result<Bytes, ScrapeError> {
+        let encoder = Arc::clone(&self.encoders)
+            .acquire_owned()
+            .await
+            .map_err(|closed| ScrapeError::Unavailable(std::io::Error::other(closed)))?;
+        let registry = self.registry.clone();
+        let encode = move || {
+            let _encoder = encoder;
+            let text = match &registry {
+                Some(registry) => encode_registry(registry, representation.format),
+                None => crate::metrics().encode(representation.format),
+            }?;
+            Ok(if representation.gzip {
+                gzip_bytes(text.as_bytes())
+            } else {
+                Bytes::from(text)
+            })
+        };
+        match detached::run("insa-metrics-encode", encode).await {
+            Ok(encoded) => encoded.map_err(ScrapeError::Encoding),
+            Err(DetachedError::Panicked) => Err(ScrapeError::Panicked),
+            Err(DetachedError::NoThread(error)) => Err(ScrapeError::Unavailable(error)),
         }
-    };
-    let gzip = accepts_gzip(request.headers());
-    // A HEAD gets the headers of a GET without paying for the body: no
-    // encoding, no gzip, and so no Content-Length (RFC 9110 §9.3.2 lets a
-    // HEAD omit what only generating the content would tell).
-    let mut response = if head {
-        Response::new(Full::new(Bytes::new()))
+    }
+}
+
+impl ScrapeError {
+    /// A 500 or 503 with a one-line reason, never compressed.
+    fn response(&self) -> Response<Full<Bytes>> {
+        let (status, reason) = match self {
+            ScrapeError::Panicked => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the scrape failed: a collector or the encoder panicked\n".to_owned(),
+            ),
+            ScrapeError::Encoding(error) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the scrape failed: {error}\n"),
+            ),
+            ScrapeError::Unavailable(error) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the scrape failed: no encoder: {error}\n"),
+            ),
+        };
+        let mut response = with_length(Bytes::from(reason));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        match self {
+            ScrapeError::Panicked | ScrapeError::Encoding(_) => response,
+            ScrapeError::Unavailable(_) => retry_later(response),
+        }
+    }
+}
+
+/// The representation a request asks for: OpenMetrics 1.0 or the text
+/// format 0.0.4 as its `Accept` headers prefer ([`crate::negotiate`]),
+/// gzipped when `Accept-Encoding` allows it.
+fn negotiate(headers: &HeaderMap) -> Representation {
+    let accept: Vec<&str> = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    let format = if accept.is_empty() {
+        crate::negotiate(None)
     } else {
-        let body = shared.body(gzip).await;
-        let length = body.len();
-        let mut response = Response::new(Full::new(body));
-        response
-            .headers_mut()
-            .insert(CONTENT_LENGTH, HeaderValue::from(length));
-        response
+        crate::negotiate(Some(&accept.join(",")))
     };
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
-    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    if gzip {
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    Representation {
+        format,
+        gzip: accepts_gzip(headers),
     }
-    response
 }
 
 fn empty(status: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
+    response
+}
+
+fn with_length(body: Bytes) -> Response<Full<Bytes>> {
+    let length = body.len();
+    let mut response = Response::new(Full::new(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+fn retry_later(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

@@ -51,6 +51,35 @@ fn handle() -> Option {
     0
 }
 
+struct Store;
+
+#[track_request_metrics("hygiene_block")]
+impl Store {
+    fn values(&self, fail: bool) -> Result<impl Iterator<Item = Option>> {
+        if fail {
+            return Err(Error);
+        }
+        Ok(::std::iter::once(1))
+    }
+
+    #[track_request_metrics(skip)]
+    fn skipped(&self) -> Option {
+        2
+    }
+}
+
+type BoxFuture<T> = ::std::pin::Pin<Box<dyn ::std::future::Future<Output = T> + Send>>;
+
+#[track_request_metrics("hygiene_boxed")]
+fn boxed(value: u8) -> BoxFuture<Result<u8>> {
+    Box::pin(async move {
+        if value == 0 {
+            return Err(Error);
+        }
+        Ok(value)
+    })
+}
+
 mod no_prelude {
     #![no_implicit_prelude]
 
@@ -73,6 +102,9 @@ fn main() {
     let _ = process(true);
     let _ = load(1);
     let _ = handle();
+    let _ = Store.values(false).map(Iterator::count);
+    let _ = Store.skipped();
+    let _ = boxed(1);
     let _ = no_prelude::bare(1);
     let _ = no_prelude::bare_async();
     let _ = no_prelude::bare_async_result();

@@ -1,0 +1,244 @@
+//! Exemplar slots: per bucket (or per counter series), the last sampled
+//! observation and the trace it came from, written and read without a lock.
+//!
+//! A slot is a sequence lock over atomics: a writer takes the version from
+//! even to odd with a compare-and-swap (so writers exclude each other, and a
+//! writer that loses simply drops its exemplar), stores the fields, and makes
+//! the version even again; a reader retries while the version is odd or moved.
+//! Sampling bounds the cost: a slot is due at most once per interval, and only
+//! a due slot reads the trace context.
+
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+
+use crate::trace::TraceContext;
+
+/// One exemplar as read back for the exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Exemplar {
+    pub(crate) trace: TraceContext,
+    /// The observed value, in the family's recorded unit (nanoseconds for
+    /// durations; 1 for a counter's increment).
+    pub(crate) value: u64,
+    /// The clock reading when it was recorded.
+    pub(crate) tick: u64,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Even when stable, odd while a writer is in; 0 until the first write.
+    version: AtomicU64,
+    /// When the slot was last due (a raw clock reading), written even when
+    /// no trace context was found, so the context is looked for at most once
+    /// per interval.
+    checked: AtomicU64,
+    trace_high: AtomicU64,
+    trace_low: AtomicU64,
+    span: AtomicU64,
+    value: AtomicU64,
+    tick: AtomicU64,
+}
+
+/// The exemplar slots of one series.
+#[derive(Debug)]
+pub(crate) struct Exemplars {
+    slots: Box<[Slot]>,
+}
+
+impl Exemplars {
+    pub(crate) fn new(slots: usize) -> Self {
+        Exemplars {
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    /// Whether slot `i` may take an exemplar at `now`: its last check is
+    /// `interval` ticks old (or there was none). Marks it checked when due.
+    #[inline]
+    pub(crate) fn due(&self, i: usize, now: u64, interval: u64) -> bool {
+        let Some(slot) = self.slots.get(i) else {
+            return false;
+        };
+        let checked = slot.checked.load(Ordering::Relaxed);
+        if checked != 0 && now.wrapping_sub(checked) < interval {
+            return false;
+        }
+        slot.checked.store(now.max(1), Ordering::Relaxed);
+        true
+    }
+
+    /// Offers slot `i` an observation of `value` at `now`: when the slot is
+    /// due, the current trace context is looked for and, if there is one,
+    /// written with it. Returns that context.
+    #[inline]
+    pub(crate) fn offer(
+        &self,
+        i: usize,
+        value: u64,
+        now: u64,
+        interval: u64,
+    ) -> Option<TraceContext> {
+        if self.due(i, now, interval) {
+            self.offer_due(i, value, now)
+        } else {
+            None
+        }
+    }
+
+    /// The slow part of [`offer`](Self::offer), at most once per interval.
+    #[cold]
+    #[inline(never)]
+    fn offer_due(&self, i: usize, value: u64, now: u64) -> Option<TraceContext> {
+        let trace = TraceContext::current()?;
+        self.write(
+            i,
+            Exemplar {
+                trace,
+                value,
+                tick: now,
+            },
+        );
+        Some(trace)
+    }
+
+    /// Offers slot `i` an exemplar of a known trace (the counter of a call
+    /// whose duration took one).
+    pub(crate) fn offer_trace(
+        &self,
+        i: usize,
+        trace: TraceContext,
+        value: u64,
+        now: u64,
+        interval: u64,
+    ) {
+        if self.due(i, now, interval) {
+            self.write(
+                i,
+                Exemplar {
+                    trace,
+                    value,
+                    tick: now,
+                },
+            );
+        }
+    }
+
+    /// Writes an exemplar into slot `i`, unless another writer is in it.
+    pub(crate) fn write(&self, i: usize, exemplar: Exemplar) {
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
+        let version = slot.version.load(Ordering::Relaxed);
+        if version % 2 == 1
+            || slot
+                .version
+                .compare_exchange(version, version + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // Orders the odd version before the fields, for readers.
+        fence(Ordering::Release);
+        let (high, low, span) = exemplar.trace.to_words();
+        slot.trace_high.store(high, Ordering::Relaxed);
+        slot.trace_low.store(low, Ordering::Relaxed);
+        slot.span.store(span, Ordering::Relaxed);
+        slot.value.store(exemplar.value, Ordering::Relaxed);
+        slot.tick.store(exemplar.tick, Ordering::Relaxed);
+        slot.version.store(version + 2, Ordering::Release);
+    }
+
+    /// The exemplar in slot `i`, if one was written and could be read whole.
+    pub(crate) fn read(&self, i: usize) -> Option<Exemplar> {
+        let slot = self.slots.get(i)?;
+        // A writer holds a slot for a few stores: a handful of tries is
+        // plenty, and a scrape never waits on one.
+        for _ in 0..64 {
+            let before = slot.version.load(Ordering::Acquire);
+            if before == 0 {
+                return None;
+            }
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let trace = TraceContext::from_words(
+                slot.trace_high.load(Ordering::Relaxed),
+                slot.trace_low.load(Ordering::Relaxed),
+                slot.span.load(Ordering::Relaxed),
+            );
+            let value = slot.value.load(Ordering::Relaxed);
+            let tick = slot.tick.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if slot.version.load(Ordering::Relaxed) == before {
+                return Some(Exemplar { trace, value, tick });
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(n: u8) -> TraceContext {
+        TraceContext::new([n; 16], [n; 8]).unwrap()
+    }
+
+    #[test]
+    fn a_slot_is_due_once_per_interval() {
+        let slots = Exemplars::new(2);
+        assert!(slots.due(0, 100, 50));
+        assert!(!slots.due(0, 120, 50));
+        assert!(slots.due(1, 120, 50));
+        assert!(slots.due(0, 150, 50));
+        assert!(!slots.due(2, 150, 50));
+    }
+
+    #[test]
+    fn what_is_written_is_read_back() {
+        let slots = Exemplars::new(1);
+        assert_eq!(slots.read(0), None);
+        let exemplar = Exemplar {
+            trace: context(7),
+            value: 42,
+            tick: 9,
+        };
+        slots.write(0, exemplar);
+        assert_eq!(slots.read(0), Some(exemplar));
+    }
+
+    #[test]
+    fn concurrent_writes_are_read_whole() {
+        let slots = std::sync::Arc::new(Exemplars::new(1));
+        let writers: Vec<_> = (1..=4u8)
+            .map(|n| {
+                let slots = std::sync::Arc::clone(&slots);
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        slots.write(
+                            0,
+                            Exemplar {
+                                trace: context(n),
+                                value: u64::from(n) * 1_000,
+                                tick: i,
+                            },
+                        );
+                    }
+                })
+            })
+            .collect();
+        let mut reads = 0;
+        while reads < 20_000 {
+            if let Some(read) = slots.read(0) {
+                let n = read.trace.trace_id()[0];
+                assert_eq!(read.trace, context(n), "a torn read");
+                assert_eq!(read.value, u64::from(n) * 1_000, "a torn read");
+            }
+            reads += 1;
+        }
+        for writer in writers {
+            writer.join().unwrap();
+        }
+    }
+}

@@ -15,7 +15,8 @@
 - `$__range` (a total over the whole time range) only on stat panels;
 - every stat panel states its thresholds (Grafana's default turns a value
   of 80 or more red);
-- every graph of the request duration histogram asks for exemplars.
+- every graph of a duration histogram's quantiles (unit: seconds) asks for
+  exemplars.
 """
 
 import json
@@ -26,7 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = ["01_overview", "02_requests", "03_latency", "04_cache", "05_workers", "06_errors", "07_slo"]
-EXEMPLAR_HISTOGRAM = "insa_agent_request_duration_seconds_bucket"
+# The duration histograms whose buckets carry exemplars (the README's
+# "Exemplars and OpenMetrics").
+EXEMPLAR_HISTOGRAMS = (
+    "insa_agent_request_duration_seconds_bucket",
+    "insa_database_operation_duration_seconds_bucket",
+    "insa_message_bus_processing_duration_seconds_bucket",
+)
 
 
 def catalogue_families():
@@ -103,7 +110,8 @@ def main():
             if p["type"] == "stat" and not p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps"):
                 errors.append(f"{name} / {p['title']}: a stat without thresholds (Grafana's default is red from 80)")
             for t in p.get("targets", []):
-                if p["type"] in ("timeseries", "heatmap") and EXEMPLAR_HISTOGRAM in t["expr"] and not t.get("exemplar"):
+                if (p["type"] in ("timeseries", "heatmap") and unit == "s"
+                        and any(h in t["expr"] for h in EXEMPLAR_HISTOGRAMS) and not t.get("exemplar")):
                     errors.append(f"{name} / {p['title']}: a latency graph without exemplars")
         errors.extend(filter_errors(name, d))
         for _, expr in expressions(d):

@@ -87,7 +87,11 @@ CACHE_VAR = ("cache_type", "Cache", f"insa_cache_hits_total{{{JOB}, {ENV}, {REGI
 # Histograms whose samples carry exemplars (trace_id, span_id): their panels
 # ask Prometheus for them, and Grafana links each to the trace (the data
 # source's exemplarTraceIdDestinations, see provisioning/datasources).
-EXEMPLAR_HISTOGRAMS = ("insa_agent_request_duration_seconds_bucket",)
+EXEMPLAR_HISTOGRAMS = (
+    "insa_agent_request_duration_seconds_bucket",
+    "insa_database_operation_duration_seconds_bucket",
+    "insa_message_bus_processing_duration_seconds_bucket",
+)
 
 
 def target(expr, legend="", ref="A", instant=False, fmt="time_series"):
@@ -129,8 +133,9 @@ def panel(kind, title, targets, unit, description="", **extra):
     }
     for t, ref in zip(p["targets"], "ABCDEFGH"):
         t["refId"] = ref
-        # Graphs of a histogram with exemplars draw them (stats and tables cannot).
-        if kind in ("timeseries", "heatmap") and any(h in t["expr"] for h in EXEMPLAR_HISTOGRAMS):
+        # Duration graphs of a histogram with exemplars draw them (stats and
+        # tables cannot; on a ratio's axis a duration would be meaningless).
+        if kind in ("timeseries", "heatmap") and unit == "s" and any(h in t["expr"] for h in EXEMPLAR_HISTOGRAMS):
             t["exemplar"] = True
     if kind == "timeseries":
         p["fieldConfig"]["defaults"]["custom"] = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10}

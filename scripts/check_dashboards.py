@@ -3,24 +3,37 @@
 
     python3 scripts/check_dashboards.py
 
-- the six dashboards exist and parse; each has a `datasource` variable and
-  every panel queries through it;
+- the seven dashboards (the six of the spec and the SLO one) exist, parse and
+  are what generate_dashboards.py writes; each has a `datasource` variable
+  and every panel queries through it;
 - every panel (rows aside) has a unit and at least one query;
 - every family of the metric catalogue (insa-metrics/src/catalogue.rs)
   appears in at least one panel query;
-- every dashboard has the `environment` and `instance` variables and every
-  series selector of every panel filters on both (no panel reads a recording
-  rule, which would ignore them);
-- `$__range` (a total over the whole time range) only on stat panels.
+- every dashboard has the `environment`, `region` and `instance` variables
+  and every series selector of every panel filters on all three (no panel
+  reads a recording rule, which would ignore them);
+- `$__range` (a total over the whole time range) only on stat panels;
+- every stat panel states its thresholds (Grafana's default turns a value
+  of 80 or more red);
+- every graph of a duration histogram's quantiles (unit: seconds) asks for
+  exemplars.
 """
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DASHBOARDS = ["01_overview", "02_requests", "03_latency", "04_cache", "05_workers", "06_errors"]
+DASHBOARDS = ["01_overview", "02_requests", "03_latency", "04_cache", "05_workers", "06_errors", "07_slo"]
+# The duration histograms whose buckets carry exemplars (the README's
+# "Exemplars and OpenMetrics").
+EXEMPLAR_HISTOGRAMS = (
+    "insa_agent_request_duration_seconds_bucket",
+    "insa_database_operation_duration_seconds_bucket",
+    "insa_message_bus_processing_duration_seconds_bucket",
+)
 
 
 def catalogue_families():
@@ -52,19 +65,20 @@ def expressions(dashboard, with_type=False):
             yield (p["type"], p["title"], t["expr"]) if with_type else (p["title"], t["expr"])
 
 
-FILTERS = ['environment=~"$environment"', 'instance=~"$instance"']
+FILTERS = ['environment=~"$environment"', 'region=~"$region"', 'instance=~"$instance"']
+VARIABLES = ("environment", "region", "instance")
 
 
 def filter_errors(name, dashboard):
-    """The panels that ignore the environment or instance variable, or misuse $__range."""
+    """The panels that ignore the environment, region or instance variable, or misuse $__range."""
     errors = []
     variables = {v["name"] for v in dashboard["templating"]["list"]}
-    for var in ("environment", "instance"):
+    for var in VARIABLES:
         if var not in variables:
             errors.append(f"{name}: no {var} variable")
     for kind, title, expr in expressions(dashboard, with_type=True):
         if re.search(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", expr):
-            errors.append(f"{name} / {title}: reads a recording rule (ignores $environment/$instance): {expr}")
+            errors.append(f"{name} / {title}: reads a recording rule (ignores $environment/$region/$instance): {expr}")
         for metric, matchers in re.findall(r"([a-zA-Z_:][\w:]*)\{([^}]*)\}", expr):
             missing = [f for f in FILTERS if f not in matchers]
             if missing:
@@ -93,6 +107,12 @@ def main():
                 errors.append(f"{name} / {p['title']}: not on the datasource variable")
             if not p.get("targets"):
                 errors.append(f"{name} / {p['title']}: no query")
+            if p["type"] == "stat" and not p["fieldConfig"]["defaults"].get("thresholds", {}).get("steps"):
+                errors.append(f"{name} / {p['title']}: a stat without thresholds (Grafana's default is red from 80)")
+            for t in p.get("targets", []):
+                if (p["type"] in ("timeseries", "heatmap") and unit == "s"
+                        and any(h in t["expr"] for h in EXEMPLAR_HISTOGRAMS) and not t.get("exemplar")):
+                    errors.append(f"{name} / {p['title']}: a latency graph without exemplars")
         errors.extend(filter_errors(name, d))
         for _, expr in expressions(d):
             for family in families:
@@ -110,12 +130,16 @@ def main():
     missing = [f for f in families if f not in seen]
     if missing:
         errors.append(f"families on no panel: {', '.join(missing)}")
+    generated = subprocess.run([sys.executable, str(ROOT / "deploy/grafana/generate_dashboards.py"), "--check"],
+                               capture_output=True, text=True)
+    if generated.returncode != 0:
+        errors.append(f"the JSON files are not what the generator writes:\n{generated.stdout}{generated.stderr}")
     for e in errors:
         print("FAIL", e)
     total = sum(len(list(expressions(d))) for d in dashboards.values())
     if errors:
         return 1
-    print(f"ok: 6 dashboards, {total} queries, all {len(families)} families on a panel")
+    print(f"ok: {len(dashboards)} dashboards, {total} queries, all {len(families)} families on a panel")
     return 0
 
 

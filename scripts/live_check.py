@@ -1,34 +1,51 @@
 #!/usr/bin/env python3
-"""Live test of the monitoring stack: crm_backend scraped by a real Prometheus.
+"""Live test of the monitoring stack: crm_backend scraped by a real Prometheus,
+alerts delivered by a real Alertmanager, the agent-mode topology.
 
     python3 scripts/live_check.py --backend target/debug/examples/crm_backend
 
-Runs two variants, each with its own Prometheus on a free loopback port,
-started from deploy/prometheus/prometheus_config.yml adapted for the test
-(1 s scrape and evaluation intervals, the file_sd targets file pointing at the
-backends, the real rule files with every `for:` shortened to 5 s):
+Every server it starts (crm_backend, Prometheus, Alertmanager, the webhook
+receiver) listens on a free loopback port and is stopped on exit. The configs
+are the shipped ones adapted for the test: 1 s scrape and evaluation
+intervals, the targets files pointing at the backends (`environment: test`,
+a `region` each), the real rule files with every `for:` shortened to 5 s,
+Alertmanager's waits shortened and its webhooks pointed at the receiver.
+Three variants:
 
-single  one crm_backend with the CRM agent's breaker forced open. Asserts: the
-        target is up (discovered through file_sd, with its `environment`);
-        all 30 families are scraped within 30 s of the backend's start (plus
-        two scrape intervals); every recording rule has a value and every
-        rule evaluates without error; every expression of every panel of the
-        six dashboards (Grafana variables substituted, `environment` set to
-        the test's) and every dashboard variable query returns data;
-        InsaCircuitBreakerOpen reaches `firing`.
-multi   three crm_backend processes on three ports, all discovered through
-        file_sd and all up; requests of all four statuses (success, error,
-        timeout, cancelled) recorded; while they run, every ratio panel is
-        within [0, 1] and every histogram_quantile panel within its buckets'
-        bounds. Then their workload stops (`--duration`) and they keep serving
-        the frozen metrics (`--linger`): every dashboard query that sums a
-        gauge (or the counter behind a rate) is evaluated by Prometheus, with
-        `$instance` selecting two of the three backends and then all three,
-        and compared with the sum computed here from those backends' own
-        /metrics text.
+single   one crm_backend with the CRM agent's breaker forced open, one
+         Prometheus, one Alertmanager (deploy/alertmanager/alertmanager.yml)
+         and a webhook receiver. Asserts: the target is up through file_sd
+         with its environment and region; all 30 families within 30 s of the
+         backend's start (plus two scrape intervals); the refused calls are
+         counted as `rejected`; every recording rule has a value and every
+         rule evaluates cleanly; every panel query of the seven dashboards
+         and every dashboard variable returns data; InsaCircuitBreakerOpen
+         and the availability page of crm_agent reach the pager webhook, the
+         Watchdog the heartbeat webhook, within bounded times; inhibitions
+         (critical mutes warning, targets down mutes the silence alert), read
+         back from the Alertmanager's API on alerts posted to it.
+multi    three crm_backend processes on three ports, all discovered through
+         file_sd and all up; requests of four statuses (success, error,
+         timeout, cancelled) recorded; while they run, every ratio panel is
+         within [0, 1] and every histogram_quantile panel within its buckets'
+         bounds. Then their workload stops (`--duration`) and they keep
+         serving the frozen metrics (`--linger`): every dashboard query that
+         sums a gauge (or the counter behind a rate) is evaluated by
+         Prometheus, with `$instance` selecting two of the three backends and
+         then all three, and compared with the sum computed here from those
+         backends' own /metrics text.
+regions  two regions, a and b, each with a crm_backend (b's CRM breaker
+         forced open) and an agent-mode Prometheus
+         (deploy/prometheus/prometheus_agent.yml) remote-writing to a central
+         Prometheus (prometheus_config.yml, --web.enable-remote-write-receiver,
+         the real rules). Asserts at the central one: both regions' targets
+         and both agents' own series arrive, labelled with their region;
+         every rule is healthy; the SLO ratios keep the regions apart (b's
+         crm_agent fails everything, a's does not) and the page names region
+         b; every panel query returns data for $region=a and for $region=b
+         alone. Then agent b is stopped: InsaPrometheusGone fires for region b.
 
-Every process started is stopped on exit (also on failure or Ctrl-C).
-Standard library only.
+Standard library and PyYAML only.
 """
 
 import argparse
@@ -43,9 +60,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import threading
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -58,8 +79,10 @@ FAILURES = []
 SCRAPE_INTERVAL = 1
 # The spec: every family has data 30 s after crm_backend starts.
 FAMILIES_WITHIN = 30
-# The `environment` label of the test's targets file.
+# The `environment` label of the test's targets files, and the region of
+# the single and multi variants.
 ENVIRONMENT = "test"
+REGION = "local"
 
 # Grafana's variables, as the test substitutes them.
 VARIABLES = {
@@ -67,6 +90,7 @@ VARIABLES = {
     "__interval": "5s",
     "__range": "5m",
     "environment": ENVIRONMENT,
+    "region": ".*",
     "agent_type": ".*",
     "instance": ".*",
     "worker_name": ".*",
@@ -102,7 +126,14 @@ def spawn(cmd, log_path, **kw):
     return p
 
 
+SERVERS = []
+
+
 def stop_all():
+    for server in SERVERS:
+        server.shutdown()
+        server.server_close()
+    SERVERS.clear()
     for p in PROCESSES:
         if p.poll() is None:
             try:
@@ -145,64 +176,179 @@ def free_port():
 
 # --- Prometheus ----------------------------------------------------------------
 
-def test_config(workdir, prom_addr, targets):
-    """The real config and rules, adapted: short intervals, test targets, short `for`."""
-    (workdir / "targets").mkdir(exist_ok=True)
-    with open(workdir / "targets" / "test.yml", "w") as f:
-        f.write("- targets:\n")
-        for t in targets:
-            f.write(f'    - "{t}"\n')
-        f.write(f"  labels:\n    environment: {ENVIRONMENT}\n")
-    # No Alertmanager in the test: alerts are read from Prometheus' API.
-    (workdir / "targets" / "alertmanagers.yml").write_text("[]\n")
-    text = (ROOT / "deploy/prometheus/prometheus_config.yml").read_text()
-    replacements = [
-        (r"scrape_interval: 15s", f"scrape_interval: {SCRAPE_INTERVAL}s"),
-        (r"scrape_timeout: 10s", f"scrape_timeout: {SCRAPE_INTERVAL}s"),
-        (r"evaluation_interval: 15s", f"evaluation_interval: {SCRAPE_INTERVAL}s"),
-        (r"- targets/production\.yml\n(\s*)- targets/staging\.yml", r"- targets/test.yml"),
-        (r"refresh_interval: 1m", "refresh_interval: 5s"),
-        (r"localhost:9090", prom_addr),
-    ]
+def targets_file(path, groups):
+    """A file_sd targets file: [(targets, region)], every group in the test environment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump([{"targets": list(t), "labels": {"environment": ENVIRONMENT, "region": r}}
+                                    for t, r in groups if t] or [], sort_keys=False))
+
+
+def adapt(text, replacements, what):
     for pattern, repl in replacements:
         text, n = re.subn(pattern, repl, text)
         if n == 0:
-            raise SystemExit(f"prometheus_config.yml changed: no match for {pattern!r}")
-    (workdir / "prometheus.yml").write_text(text)
-    rules = workdir / "rules"
+            raise SystemExit(f"{what} changed: no match for {pattern!r}")
+    return text
+
+
+SHORT_INTERVALS = [
+    (r"scrape_interval: 15s", f"scrape_interval: {SCRAPE_INTERVAL}s"),
+    (r"scrape_timeout: 10s", f"scrape_timeout: {SCRAPE_INTERVAL}s"),
+    (r"- targets/production\.yml\n(\s*)- targets/staging\.yml", r"- targets/test.yml"),
+    (r"refresh_interval: 1m", "refresh_interval: 5s"),
+]
+
+
+def test_config(confdir, prom_addr, groups, alertmanagers=(), region=REGION):
+    """prometheus_config.yml and the real rules, adapted: short intervals, the test's
+    targets and Alertmanagers, every `for:` cut to 5 s."""
+    targets_file(confdir / "targets" / "test.yml", groups)
+    (confdir / "targets" / "alertmanagers.yml").write_text(
+        yaml.safe_dump([{"targets": list(alertmanagers)}]) if alertmanagers else "[]\n")
+    text = adapt((ROOT / "deploy/prometheus/prometheus_config.yml").read_text(), SHORT_INTERVALS + [
+        (r"evaluation_interval: 15s", f"evaluation_interval: {SCRAPE_INTERVAL}s"),
+        (r"\n    region: \S+", f"\n    region: {region}"),
+        (r"localhost:9090", prom_addr),
+    ], "prometheus_config.yml")
+    (confdir / "prometheus.yml").write_text(text)
+    rules = confdir / "rules"
     rules.mkdir(exist_ok=True)
     for path in (ROOT / "deploy/prometheus/rules").glob("*.yml"):
         r = re.sub(r"\bfor: \S+", "for: 5s", path.read_text())
         r = re.sub(r"\binterval: 15s", "interval: 1s", r)
         (rules / path.name).write_text(r)
-    check = subprocess.run(["promtool", "check", "config", str(workdir / "prometheus.yml")],
-                           capture_output=True, text=True)
-    if check.returncode != 0:
-        raise SystemExit(f"the test config does not pass promtool:\n{check.stdout}{check.stderr}")
+    return confdir / "prometheus.yml", []
 
 
-def start_prometheus(workdir, targets):
+def agent_config(confdir, prom_addr, groups, central, region):
+    """prometheus_agent.yml adapted: short intervals, the region's targets, the
+    central Prometheus as remote-write receiver, flushed every second."""
+    targets_file(confdir / "targets" / "test.yml", groups)
+    text = adapt((ROOT / "deploy/prometheus/prometheus_agent.yml").read_text(), SHORT_INTERVALS + [
+        (r"\n    region: \S+", f"\n    region: {region}"),
+        (r"localhost:9090", prom_addr),
+        (r"url: http://prometheus-central\S+", f"url: {central}/api/v1/write"),
+        (r"max_shards: 50", "max_shards: 50\n      batch_send_deadline: 1s"),
+    ], "prometheus_agent.yml")
+    (confdir / "prometheus.yml").write_text(text)
+    return confdir / "prometheus.yml", ["--agent"]
+
+
+def start_prometheus(workdir, name, configure, flags=()):
+    """Starts a Prometheus whose config `configure(confdir, addr)` writes (returning
+    its path and the extra `promtool check config` flags); returns its URL."""
+    agent = "--enable-feature=agent" in flags
     for _ in range(3):
         port = free_port()
         addr = f"127.0.0.1:{port}"
-        test_config(workdir, addr, targets)
-        data = workdir / f"data-{port}"
-        p = spawn(["prometheus", f"--config.file={workdir / 'prometheus.yml'}",
-                   f"--storage.tsdb.path={data}", f"--web.listen-address={addr}",
-                   "--log.level=warn"], workdir / f"prometheus-{port}.log")
+        confdir = workdir / f"{name}-{port}"
+        confdir.mkdir(parents=True)
+        config, check_flags = configure(confdir, addr)
+        check = subprocess.run(["promtool", "check", "config", *check_flags, str(config)],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SystemExit(f"the test config {config} does not pass promtool:\n{check.stdout}{check.stderr}")
+        storage = f"--storage.agent.path={confdir / 'wal'}" if agent else f"--storage.tsdb.path={confdir / 'data'}"
+        p = spawn(["prometheus", f"--config.file={config}", storage, f"--web.listen-address={addr}",
+                   "--log.level=warn", *flags], confdir / "prometheus.log")
         url = f"http://{addr}"
-        deadline = time.time() + 30
-        while time.time() < deadline and p.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        log(f"Prometheus ready on {addr} (pid {p.pid})")
-                        return url
-            except OSError:
+        if wait_ready(f"{url}/-/ready", p, 30):
+            log(f"Prometheus {name} ready on {addr} (pid {p.pid})")
+            return url
+        log(f"Prometheus {name} on {addr} did not start, retrying on another port")
+    raise SystemExit(f"Prometheus {name} did not start; see its log in {workdir}")
+
+
+def wait_ready(url, process, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+# --- Alertmanager and the webhook receiver -------------------------------------
+
+def alertmanager_binary():
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+class Receiver:
+    """A webhook receiver on loopback: records every notification the
+    Alertmanager POSTs, by path (/pager, /ticket, /heartbeat)."""
+
+    def __init__(self):
+        self.notifications = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with receiver.lock:
+                    receiver.notifications.append((self.path.strip("/"), time.time(), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
                 pass
-            time.sleep(0.3)
-        log(f"Prometheus on {addr} did not start, retrying on another port")
-    raise SystemExit("Prometheus did not start; see its log in " + str(workdir))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        SERVERS.append(self.server)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def alerts(self, receiver):
+        """(time received, alert) of every firing alert delivered to `receiver`."""
+        with self.lock:
+            return [(t, a) for path, t, body in self.notifications if path == receiver
+                    for a in body.get("alerts", []) if a.get("status") == "firing"]
+
+
+def start_alertmanager(workdir, receiver):
+    """The shipped alertmanager.yml, its webhooks pointed at `receiver`, its
+    waits shortened; clustering off (it would listen on 0.0.0.0:9094)."""
+    config = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    for r in config["receivers"]:
+        for w in r.get("webhook_configs", []):
+            w["url"] = f"{receiver.url}/{r['name']}"
+
+    def shorten(route):
+        route["group_wait"] = "1s"
+        route["group_interval"] = "1s"
+        for child in route.get("routes", []):
+            shorten(child)
+    shorten(config["route"])
+    for _ in range(3):
+        port = free_port()
+        addr = f"127.0.0.1:{port}"
+        path = workdir / f"alertmanager-{port}.yml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        check = subprocess.run(["amtool", "check-config", str(path)], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SystemExit(f"the test Alertmanager config fails amtool:\n{check.stdout}{check.stderr}")
+        p = spawn([alertmanager_binary(), f"--config.file={path}", f"--storage.path={workdir / f'am-{port}'}",
+                   f"--web.listen-address={addr}", "--cluster.listen-address=", "--log.level=warn"],
+                  workdir / f"alertmanager-{port}.log")
+        if wait_ready(f"http://{addr}/-/ready", p, 30):
+            log(f"Alertmanager ready on {addr} (pid {p.pid}), webhooks to {receiver.url}")
+            return addr
+        log(f"Alertmanager on {addr} did not start, retrying on another port")
+    raise SystemExit(f"Alertmanager did not start; see its log in {workdir}")
+
+
+def am_api(addr, path, body=None):
+    req = urllib.request.Request(f"http://{addr}/api/v2/{path}", method="POST" if body is not None else "GET",
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read()
+    return json.loads(text) if text else None
 
 
 def api(url, path, **params):
@@ -259,15 +405,16 @@ def variable_queries():
     for name, d in check_dashboards.load_dashboards().items():
         for v in d["templating"]["list"]:
             if v["type"] == "query":
-                yield name, v["name"], substitute(v["definition"])
+                yield name, v["name"], substitute(v["query"]["query"])
 
 
-def targets_up(url, expected):
+def targets_up(url, expected, region=REGION):
     targets = api(url, "targets", state="active")["activeTargets"]
     workers = [t for t in targets if t["labels"].get("job") == "insa-workers"]
     up = [t for t in workers if t["health"] == "up"]
     discovered = all(t["discoveredLabels"].get("__meta_filepath", "").endswith("targets/test.yml") for t in workers)
-    labelled = all(t["labels"].get("environment") == ENVIRONMENT for t in workers)
+    labelled = all(t["labels"].get("environment") == ENVIRONMENT and t["labels"].get("region") == region
+                   for t in workers)
     return len(workers) == expected and len(up) == expected and discovered and labelled
 
 
@@ -278,40 +425,30 @@ def families_present(url):
     return missing
 
 
-def check_single(binary, workdir):
-    log("variant single: one crm_backend, CRM breaker forced open")
-    backend, started = start_backend(binary, workdir, "backend", ["--force-breaker-open"])
-    url = start_prometheus(workdir, [backend])
-
-    if wait_for("the target to be up through file_sd", lambda: targets_up(url, 1), 30):
-        log(f"target up, discovered through file_sd, environment={ENVIRONMENT}")
-    all_families_in_time(url, started)
-    statuses = {r["metric"]["status"] for r in query(url, 'insa_agent_requests_total{job="insa-workers"}')}
-    if statuses != {"success", "error", "timeout", "cancelled"}:
-        fail(f"insa_agent_requests_total statuses: {sorted(statuses)}")
-    time.sleep(3)  # a few more scrapes, so every rate window holds two samples
-
-    # Recording rules: each has a value; no rule fails to evaluate.
-    groups = api(url, "rules")["groups"]
-    rules = [r for g in groups for r in g["rules"]]
+def rules_healthy(url, recordings_with_values=True):
+    """Every rule evaluates without error; every recording rule has a value."""
+    rules = [r for g in api(url, "rules")["groups"] for r in g["rules"]]
     for r in rules:
         if r.get("health") != "ok":
             fail(f"rule {r['name']}: health {r.get('health')} {r.get('lastError', '')}")
-    records = [r["name"] for r in rules if r["type"] == "recording"]
-    for name in records:
-        if not wait_for(f"recording rule {name}", lambda n=name: query(url, n), 15):
-            fail(f"recording rule {name} has no value")
-    log(f"{len(records)} recording rules have values, {len(rules)} rules healthy")
+    records = sorted({r["name"] for r in rules if r["type"] == "recording"})
+    if recordings_with_values:
+        for name in records:
+            if not wait_for(f"recording rule {name}", lambda n=name: query(url, n), 15):
+                fail(f"recording rule {name} has no value")
+    log(f"{len(rules)} rules healthy" + (f", {len(records)} recording rules have values" if recordings_with_values else ""))
 
-    # Every panel query returns data.
+
+def panels_return_data(url, what=""):
     count = 0
     for dash, title, expr in dashboard_exprs():
         count += 1
-        if not wait_for(f"{dash} / {title}", lambda e=expr: query(url, e), 10):
-            fail(f"{dash} / {title}: no series for {expr}")
-    log(f"{count} panel queries of the six dashboards return data")
+        if not wait_for(f"{dash} / {title}{what}", lambda e=expr: query(url, e), 10):
+            fail(f"{dash} / {title}{what}: no series for {expr}")
+    log(f"{count} panel queries of the {len(check_dashboards.DASHBOARDS)} dashboards return data{what}")
 
-    # Every dashboard variable lists values.
+
+def variables_list_values(url):
     for dash, var, definition in variable_queries():
         m = re.fullmatch(r"label_values\((.+), (\w+)\)", definition)
         values = {s.get(m.group(2)) for s in api(url, "series", **{"match[]": m.group(1)})} - {None}
@@ -319,13 +456,122 @@ def check_single(binary, workdir):
             fail(f"{dash}: variable {var} ({definition}) has no value")
     log("dashboard variables list values")
 
-    def breaker_alert_firing():
-        alerts = api(url, "alerts")["alerts"]
-        return [a for a in alerts if a["labels"].get("alertname") == "InsaCircuitBreakerOpen"
-                and a["labels"].get("agent_type") == "crm_agent" and a["state"] == "firing"]
-    if wait_for("InsaCircuitBreakerOpen to fire", breaker_alert_firing, 30):
-        log("InsaCircuitBreakerOpen{agent_type=\"crm_agent\"} is firing")
+
+def firing(url, alertname, **labels):
+    """Alerts named `alertname` firing in Prometheus with these labels."""
+    return [a for a in api(url, "alerts")["alerts"] if a["labels"].get("alertname") == alertname
+            and a["state"] == "firing" and all(a["labels"].get(k) == v for k, v in labels.items())]
+
+
+# Bounds of the waits for alerts. Delivery: after Prometheus marks an alert
+# firing, it sends it at once; the test Alertmanager waits 1 s (group_wait).
+FIRING_WITHIN = 60
+DELIVERED_WITHIN = 30
+
+
+def check_single(binary, workdir):
+    log("variant single: one crm_backend (CRM breaker forced open), Prometheus, Alertmanager, webhook receiver")
+    receiver = Receiver()
+    am = start_alertmanager(workdir, receiver)
+    backend, started = start_backend(binary, workdir, "backend", ["--force-breaker-open"])
+    # Prometheus resends a firing alert every minute by default: the Watchdog,
+    # firing from the first evaluation, may go out before the Alertmanager is
+    # discovered and would wait a minute for its next chance.
+    url = start_prometheus(workdir, "prometheus",
+                           lambda d, addr: test_config(d, addr, [([backend], REGION)], alertmanagers=[am]),
+                           ["--rules.alert.resend-delay=2s"])
+
+    if wait_for("the target to be up through file_sd", lambda: targets_up(url, 1), 30):
+        log(f"target up, discovered through file_sd, environment={ENVIRONMENT}, region={REGION}")
+    all_families_in_time(url, started)
+    statuses = {r["metric"]["status"] for r in query(url, 'insa_agent_requests_total{job="insa-workers"}')}
+    if statuses != {"success", "error", "timeout", "cancelled", "rejected"}:
+        fail(f"insa_agent_requests_total statuses: {sorted(statuses)}")
+    if wait_for("refused calls counted as rejected",
+                lambda: query(url, 'insa_agent_requests_total{agent_type="crm_agent", status="rejected"} > 0'), 15):
+        log("the open breaker's refused calls count in insa_agent_requests_total{status=\"rejected\"}")
+    time.sleep(3)  # a few more scrapes, so every rate window holds two samples
+
+    rules_healthy(url)
+    panels_return_data(url)
+    variables_list_values(url)
+    if wait_for("Prometheus to discover the Alertmanager",
+                lambda: query(url, "prometheus_notifications_alertmanagers_discovered == 1"), 30):
+        log("Prometheus sends to the Alertmanager (discovered through targets/alertmanagers.yml)")
+
+    # Real alerts, through Prometheus and the Alertmanager to the webhooks.
+    for alertname, labels in [("InsaCircuitBreakerOpen", {"agent_type": "crm_agent"}),
+                              ("InsaAvailabilityBudgetBurn", {"agent_type": "crm_agent", "severity": "critical"})]:
+        if not wait_for(f"{alertname} {labels} to fire", lambda: firing(url, alertname, **labels), FIRING_WITHIN):
+            continue
+
+        def delivered():
+            return [(t, a) for t, a in receiver.alerts("pager") if a["labels"].get("alertname") == alertname
+                    and all(a["labels"].get(k) == v for k, v in labels.items())
+                    and a["labels"].get("region") == REGION]
+        got = wait_for(f"{alertname} delivered to the pager webhook", delivered, DELIVERED_WITHIN, interval=0.2)
+        if got:
+            t, a = got[0]
+            log(f"{alertname} {labels} delivered to the pager webhook {t - started:.1f} s after the backend started "
+                f"(runbook_url {a['annotations'].get('runbook_url')})")
+    if wait_for("the Watchdog delivered to the heartbeat webhook",
+                lambda: [a for t, a in receiver.alerts("heartbeat") if a["labels"].get("alertname") == "Watchdog"],
+                DELIVERED_WITHIN, interval=0.2):
+        log("Watchdog delivered to the heartbeat webhook")
+    if any(a["labels"].get("severity") == "critical" for t, a in receiver.alerts("ticket")):
+        fail("a critical alert reached the ticket webhook")
+    if any(a["labels"].get("severity") == "warning" for t, a in receiver.alerts("pager")):
+        fail("a warning alert reached the pager webhook")
+    check_inhibitions(am, receiver)
     stop_all()
+
+
+def check_inhibitions(am, receiver):
+    """Alerts posted to the Alertmanager: the inhibition rules of alertmanager.yml
+    as the Alertmanager applies them, read back from its API."""
+    ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))
+    env = {"environment": "inhibition-test", "region": "r1"}
+    posted = [
+        # critical mutes warning: the page of an SLO mutes its ticket.
+        {"alertname": "InsaAvailabilityBudgetBurn", "severity": "critical", "agent_type": "crm_agent", **env},
+        {"alertname": "InsaAvailabilityBudgetBurn", "severity": "warning", "agent_type": "crm_agent", **env},
+        # ... but not another agent's ticket.
+        {"alertname": "InsaAvailabilityBudgetBurn", "severity": "warning", "agent_type": "sizing_agent", **env},
+        # A worker down mutes the region's silence alert; a share of targets
+        # down mutes each worker's ticket.
+        {"alertname": "InsaTargetsDown", "severity": "critical", **env},
+        {"alertname": "InsaWorkerDown", "severity": "warning", "instance": "w1:9091", **env},
+        {"alertname": "InsaNoRequests", "severity": "critical", **env},
+        # Another region's silence is not muted.
+        {"alertname": "InsaNoRequests", "severity": "critical", "environment": "inhibition-test", "region": "r2"},
+    ]
+    am_api(am, "alerts", [{"labels": labels, "annotations": {"summary": "posted by the live test"}, "endsAt": ends}
+                          for labels in posted])
+    expected = {0: False, 1: True, 2: False, 3: False, 4: True, 5: True, 6: False}
+
+    def states():
+        alerts = am_api(am, "alerts?" + urllib.parse.urlencode({"filter": 'environment="inhibition-test"'}))
+        by_labels = {tuple(sorted(a["labels"].items())): a for a in alerts}
+        out = {}
+        for i, labels in enumerate(posted):
+            a = by_labels.get(tuple(sorted(labels.items())))
+            if a is None:
+                return None
+            out[i] = bool(a["status"]["inhibitedBy"])
+        return out if out == expected else None
+    if wait_for("the Alertmanager's inhibitions", states, 15, interval=0.2):
+        log("inhibitions hold: critical mutes the same alert's warning (same agent only), "
+            "InsaTargetsDown mutes InsaWorkerDown, a worker down mutes InsaNoRequests (same region only)")
+    else:
+        fail(f"inhibitions: expected {expected}")
+    # The ticket webhook got the warning nobody muted, not the muted ones.
+    def ticket_got_unmuted():
+        names = [(a["labels"].get("alertname"), a["labels"].get("agent_type")) for t, a in receiver.alerts("ticket")
+                 if a["labels"].get("environment") == "inhibition-test"]
+        return ("InsaAvailabilityBudgetBurn", "sizing_agent") in names and names
+    names = wait_for("the unmuted warning at the ticket webhook", ticket_got_unmuted, DELIVERED_WITHIN, interval=0.2)
+    if names and (("InsaAvailabilityBudgetBurn", "crm_agent") in names or ("InsaWorkerDown", None) in names):
+        fail(f"a muted warning reached the ticket webhook: {names}")
 
 
 def all_families_in_time(url, started):
@@ -365,7 +611,7 @@ def fetch_samples(addr):
     with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as r:
         text = r.read().decode()
     families = set(check_dashboards.catalogue_families())
-    target = {"job": "insa-workers", "environment": ENVIRONMENT, "instance": addr}
+    target = {"job": "insa-workers", "environment": ENVIRONMENT, "region": REGION, "instance": addr}
     samples = [("up", dict(target), 1.0)]
     for line in text.splitlines():
         m = SAMPLE.match(line)
@@ -400,6 +646,8 @@ def check_bounds(url, at):
     for dash, d in check_dashboards.load_dashboards().items():
         for p in check_dashboards.panels(d):
             unit = p["fieldConfig"]["defaults"].get("unit")
+            if "budget" in p["title"]:
+                continue  # budget left: below 0 once the objective is missed
             for t in p["targets"]:
                 expr = substitute(t["expr"])
                 if "histogram_quantile" in expr:
@@ -482,7 +730,7 @@ def check_multi(binary, workdir):
                for i in range(3)]
     backends = [addr for addr, _ in started]
     workload_ends = min(t for _, t in started) + MULTI_DURATION
-    url = start_prometheus(workdir, backends)
+    url = start_prometheus(workdir, "prometheus", lambda d, addr: test_config(d, addr, [(backends, REGION)]))
     if wait_for("3 targets up through file_sd", lambda: targets_up(url, 3), 30):
         log("3 targets up, discovered through file_sd")
 
@@ -495,7 +743,7 @@ def check_multi(binary, workdir):
 
     def every_status():
         rows = query(url, 'sum by (status) (insa_agent_requests_total{job="insa-workers"}) > 0')
-        return {r["metric"]["status"] for r in rows} == {"success", "error", "timeout", "cancelled"}
+        return {"success", "error", "timeout", "cancelled"} <= {r["metric"]["status"] for r in rows}
     if wait_for("requests of every status (success, error, timeout, cancelled)", every_status,
                 max(1.0, workload_ends - 3 - time.time())):
         log("requests of all four statuses recorded")
@@ -516,15 +764,91 @@ def check_multi(binary, workdir):
     stop_all()
 
 
+# The regions variant: how long the central Prometheus looks back for the
+# latest sample of a series (the default, 5 minutes, would keep a dead
+# agent's series alive that long).
+CENTRAL_LOOKBACK = 20
+
+
+def check_regions(binary, workdir):
+    log("variant regions: regions a and b, each a crm_backend and an agent-mode Prometheus, "
+        "remote-writing to a central Prometheus (b's CRM breaker forced open)")
+    central = start_prometheus(workdir, "central", lambda d, addr: test_config(d, addr, [], region="central"),
+                               ["--web.enable-remote-write-receiver", f"--query.lookback-delta={CENTRAL_LOOKBACK}s"])
+    started = {}
+    for region, extra in (("a", []), ("b", ["--force-breaker-open"])):
+        backend, started[region] = start_backend(binary, workdir, f"backend-{region}", extra)
+        start_prometheus(workdir, f"agent-{region}",
+                         lambda d, addr, b=backend, r=region: agent_config(d, addr, [([b], r)], central, r),
+                         ["--enable-feature=agent", "--storage.remote.flush-deadline=2s"])
+    agent_b = PROCESSES[-1]
+
+    def both_regions():
+        rows = query(central, 'count by (region) (up{job="insa-workers"} == 1)')
+        agents = query(central, 'count by (region) (up{job="prometheus"} == 1)')
+        return ({r["metric"].get("region") for r in rows} == {"a", "b"}
+                and {"a", "b"} <= {r["metric"].get("region") for r in agents})
+    if wait_for("both regions' targets and agents at the central Prometheus", both_regions, 30):
+        log("the central Prometheus holds both regions' workers and both agents' own series, each with its region")
+    if not wait_for("every family at the central Prometheus", lambda: not families_present(central),
+                    FAMILIES_WITHIN + 10, interval=0.5):
+        fail(f"families missing at the central Prometheus: {families_present(central)}")
+    time.sleep(3)
+    rules_healthy(central)
+
+    def regions_apart():
+        rows = query(central, 'environment_region_agent_type:insa_slo_availability_errors:ratio_rate5m{agent_type="crm_agent"}')
+        ratio = {r["metric"].get("region"): float(r["value"][1]) for r in rows}
+        return ratio if set(ratio) == {"a", "b"} and ratio["b"] == 1 and ratio["a"] < 1 else None
+    ratio = wait_for("the SLO ratios of regions a and b apart", regions_apart, 20)
+    if ratio:
+        log(f"crm_agent's failed share: region a {ratio['a']:.3f}, region b {ratio['b']:.3f} (everything refused)")
+    page = wait_for("the availability page for region b",
+                    lambda: firing(central, "InsaAvailabilityBudgetBurn", agent_type="crm_agent", severity="critical",
+                                   region="b"), FIRING_WITHIN)
+    if page:
+        log(f"InsaAvailabilityBudgetBurn pages for crm_agent in region b "
+            f"{time.time() - started['b']:.0f} s after b's backend started")
+    if query(central, 'prometheus_remote_storage_highest_timestamp_in_seconds{region="a"}') and \
+            query(central, 'prometheus_remote_storage_highest_timestamp_in_seconds{region="b"}'):
+        log("the agents' remote-write self-metrics reach the central Prometheus (PrometheusRemoteWriteBehind reads them)")
+    else:
+        fail("the agents' prometheus_remote_storage_* series are missing at the central Prometheus")
+    for region in ("a", "b"):
+        VARIABLES["region"] = region
+        try:
+            panels_return_data(central, f" for $region={region} at the central Prometheus")
+        finally:
+            VARIABLES["region"] = ".*"
+    if firing(central, "InsaPrometheusGone"):
+        fail(f"InsaPrometheusGone fires with both agents running: {firing(central, 'InsaPrometheusGone')}")
+
+    # Agent b dies: its series stop; the central Prometheus notices.
+    os.killpg(agent_b.pid, signal.SIGKILL)
+    agent_b.wait()
+    write_pidfile()
+    killed = time.time()
+    log("agent b killed")
+    if wait_for("InsaPrometheusGone for region b",
+                lambda: firing(central, "InsaPrometheusGone", region="b"), CENTRAL_LOOKBACK + 30):
+        log(f"InsaPrometheusGone fires for region b {time.time() - killed:.0f} s after its agent died "
+            f"(lookback {CENTRAL_LOOKBACK} s here, 5 min in production, then `for`)")
+    if firing(central, "InsaPrometheusGone", region="a"):
+        fail("InsaPrometheusGone fires for region a, whose agent runs")
+    stop_all()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default=str(ROOT / "target/debug/examples/crm_backend"))
-    parser.add_argument("--variant", choices=["single", "multi", "all"], default="all")
+    parser.add_argument("--variant", choices=["single", "multi", "regions", "all"], default="all")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = parser.parse_args()
     for tool in ("prometheus", "promtool"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found (Debian: apt-get install prometheus)")
+    if not (alertmanager_binary() and shutil.which("amtool")):
+        raise SystemExit("alertmanager or amtool not found (Debian: apt-get install prometheus-alertmanager)")
     if check_dashboards.main() != 0:
         raise SystemExit("dashboards fail the static checks")
     workdir = Path(tempfile.mkdtemp(prefix="insa-live-"))
@@ -535,6 +859,8 @@ def main():
             check_single(args.backend, workdir)
         if args.variant in ("multi", "all"):
             check_multi(args.backend, workdir)
+        if args.variant in ("regions", "all"):
+            check_regions(args.backend, workdir)
     finally:
         stop_all()
         if FAILURES or args.keep:

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The live test of the monitoring stack: builds crm_backend, then runs
-# scripts/live_check.py, which starts the backends and a real Prometheus on
-# free loopback ports and checks the targets, rules, alerts and dashboards.
-# Needs prometheus and promtool (Debian: apt-get install prometheus) and
-# python3. Takes about 70 seconds once crm_backend is built.
+# scripts/live_check.py, which starts the backends, real Prometheus servers
+# (one per variant; agent-mode ones and a central one for the regions), a real
+# Alertmanager and a webhook receiver on free loopback ports, and checks the
+# targets, rules, alerts and their delivery, and the dashboards.
+# Needs prometheus and promtool (Debian: apt-get install prometheus),
+# prometheus-alertmanager (alertmanager and amtool), python3 and python3-yaml.
+# Takes about 2 minutes once crm_backend is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -14,7 +14,14 @@ missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 \
+    || missing+=(prometheus-alertmanager)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import yaml' >/dev/null 2>&1 || missing+=(python3-yaml)
+# node and npm type-check the dashboards against @grafana/schema.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
     step "installing Debian packages: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
     as_root=()
@@ -22,9 +29,10 @@ if ((${#missing[@]})); then
         command -v sudo >/dev/null 2>&1 || { echo "run as root or install sudo" >&2; exit 1; }
         as_root=(sudo)
     fi
-    # The packages ship services that would listen on 0.0.0.0:9090 and :9091
-    # (the demo's port). The tests start their own instances on loopback, so
-    # keep the packaged services from starting, now and at boot.
+    # The packages ship services that would listen on 0.0.0.0:9090, :9091
+    # (the demo's port), :9093 and :9094. The tests start their own instances
+    # on loopback, so keep the packaged services from starting, now and at
+    # boot.
     policy=/usr/sbin/policy-rc.d
     own_policy=false
     if [ ! -e "$policy" ]; then
@@ -41,7 +49,7 @@ if ((${#missing[@]})); then
         trap - EXIT
     fi
     if command -v systemctl >/dev/null 2>&1; then
-        for service in prometheus prometheus-pushgateway prometheus-node-exporter; do
+        for service in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-alertmanager; do
             "${as_root[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
         done
     fi
@@ -85,10 +93,26 @@ timeout --kill-after=30s 40m cargo test --workspace --all-features
 step "cargo doc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --all-features
 
+step "monitoring stack: generated files up to date (SLO rules, agent config, dashboards)"
+python3 deploy/prometheus/generate_slo_rules.py --check
+python3 deploy/prometheus/generate_agent_config.py --check
+python3 deploy/grafana/generate_dashboards.py --check
+
 step "monitoring stack: promtool check config / check rules / test rules"
 promtool check config deploy/prometheus/prometheus_config.yml
+promtool check config --agent deploy/prometheus/prometheus_agent.yml
 promtool check rules deploy/prometheus/rules/*.yml
 promtool test rules deploy/prometheus/tests/*.yml
+python3 scripts/check_alert_tests.py
+
+step "monitoring stack: amtool check-config and routes test"
+python3 deploy/alertmanager/test_routes.py
+
+step "monitoring stack: dashboards (static checks, Grafana's schema)"
+python3 scripts/check_dashboards.py
+# npm ci installs the pinned @grafana/schema and typescript into
+# deploy/grafana/schema/node_modules when they are missing.
+python3 scripts/check_dashboard_schema.py
 
 step "worker examples: each runs and records its families"
 ./scripts/examples_smoke.sh

@@ -1,29 +1,41 @@
 #!/usr/bin/env python3
-"""Generates the six Grafana dashboards of the INSA platform into dashboards/.
+"""Generates the Grafana dashboards of the INSA platform into dashboards/.
 
-    python3 deploy/grafana/generate_dashboards.py
+    python3 deploy/grafana/generate_dashboards.py          # writes dashboards/*.json
+    python3 deploy/grafana/generate_dashboards.py --check  # fails if they are out of date
 
 The JSON files are committed; edit this script and run it again rather than
-editing them by hand, so the six stay consistent (variables, units, layout).
+editing them by hand, so they stay consistent (variables, units, layout).
+Six dashboards (Overview, Requests, Latency, Cache, Workers, Errors) and the
+SLO dashboard, whose objectives come from deploy/prometheus/slo/objectives.yml
+(read through generate_slo_rules.py, so they are written once).
 
-Every dashboard has the `environment` and `instance` variables, and every
-panel honours both: panels read the raw series with
-`environment=~"$environment", instance=~"$instance"`, never the recording
-rules (those aggregate over every instance and serve the alerts). Totals over
-the dashboard's time range (`$__range`) appear only on stat panels; time
-series show rates, or increases per `$__rate_interval` drawn as bars.
+Every dashboard has the `environment`, `region` and `instance` variables, and
+every panel honours all three: panels read the raw series with
+`environment=~"$environment", region=~"$region", instance=~"$instance"`,
+never the recording rules (those aggregate over every instance and serve the
+alerts). Totals over the dashboard's time range (`$__range`) appear only on
+stat panels; time series show rates, or increases per `$__rate_interval`
+drawn as bars. Latency panels show exemplars (trace ids) where the data
+source has them.
 """
 
+import copy
 import json
+import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "dashboards"
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "dashboards"
+sys.path.insert(0, str(HERE.parent / "prometheus"))
+import generate_slo_rules as slo  # noqa: E402
 DS = {"type": "prometheus", "uid": "${datasource}"}
 JOB = 'job="insa-workers"'
 ENV = 'environment=~"$environment"'
+REGION = 'region=~"$region"'
 INST = 'instance=~"$instance"'
-# The selector of every panel query: the job, the environment, the instance.
-BASE = f"{JOB}, {ENV}, {INST}"
+# The selector of every panel query: the job, the environment, the region, the instance.
+BASE = f"{JOB}, {ENV}, {REGION}, {INST}"
 AGENT = 'agent_type=~"$agent_type"'
 RI = "$__rate_interval"
 
@@ -36,7 +48,6 @@ def datasource_var():
         "name": "datasource",
         "label": "Data source",
         "query": "prometheus",
-        "current": {},
         "hide": 0,
         "refresh": 1,
         "regex": "",
@@ -52,7 +63,6 @@ def query_var(name, label, metric, label_name):
         "label": label,
         "datasource": DS,
         "query": {"query": query, "refId": f"{name}-query"},
-        "definition": query,
         "refresh": 2,
         "includeAll": True,
         "allValue": ".*",
@@ -65,13 +75,24 @@ def query_var(name, label, metric, label_name):
 
 
 ENVIRONMENT_VAR = ("environment", "Environment", f"up{{{JOB}}}", "environment")
-INSTANCE_VAR = ("instance", "Instance", f"up{{{JOB}, {ENV}}}", "instance")
-AGENT_VAR = ("agent_type", "Agent", f"insa_agent_requests_total{{{JOB}, {ENV}}}", "agent_type")
-WORKER_VAR = ("worker_name", "Worker", f"insa_worker_health_status{{{JOB}, {ENV}}}", "worker_name")
-CACHE_VAR = ("cache_type", "Cache", f"insa_cache_hits_total{{{JOB}, {ENV}}}", "cache_type")
+REGION_VAR = ("region", "Region", f"up{{{JOB}, {ENV}}}", "region")
+INSTANCE_VAR = ("instance", "Instance", f"up{{{JOB}, {ENV}, {REGION}}}", "instance")
+AGENT_VAR = ("agent_type", "Agent", f"insa_agent_requests_total{{{JOB}, {ENV}, {REGION}}}", "agent_type")
+WORKER_VAR = ("worker_name", "Worker", f"insa_worker_health_status{{{JOB}, {ENV}, {REGION}}}", "worker_name")
+CACHE_VAR = ("cache_type", "Cache", f"insa_cache_hits_total{{{JOB}, {ENV}, {REGION}}}", "cache_type")
 
 
 # --- panels ------------------------------------------------------------------
+
+# Histograms whose samples carry exemplars (trace_id, span_id): their panels
+# ask Prometheus for them, and Grafana links each to the trace (the data
+# source's exemplarTraceIdDestinations, see provisioning/datasources).
+EXEMPLAR_HISTOGRAMS = (
+    "insa_agent_request_duration_seconds_bucket",
+    "insa_database_operation_duration_seconds_bucket",
+    "insa_message_bus_processing_duration_seconds_bucket",
+)
+
 
 def target(expr, legend="", ref="A", instant=False, fmt="time_series"):
     t = {
@@ -84,6 +105,17 @@ def target(expr, legend="", ref="A", instant=False, fmt="time_series"):
         "format": fmt,
     }
     return t
+
+
+def merge(into, extra):
+    """Merges `extra` into `into`, dicts recursively: an override adds to or
+    replaces single keys, never a whole block it does not name."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+    return into
 
 
 def panel(kind, title, targets, unit, description="", **extra):
@@ -101,14 +133,18 @@ def panel(kind, title, targets, unit, description="", **extra):
     }
     for t, ref in zip(p["targets"], "ABCDEFGH"):
         t["refId"] = ref
+        # Duration graphs of a histogram with exemplars draw them (stats and
+        # tables cannot; on a ratio's axis a duration would be meaningless).
+        if kind in ("timeseries", "heatmap") and unit == "s" and any(h in t["expr"] for h in EXEMPLAR_HISTOGRAMS):
+            t["exemplar"] = True
     if kind == "timeseries":
         p["fieldConfig"]["defaults"]["custom"] = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10}
-        p["options"] = {"legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]},
+        p["options"] = {"legend": {"showLegend": True, "displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]},
                         "tooltip": {"mode": "multi", "sort": "desc"}}
     elif kind == "stat":
         p["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                         "colorMode": "value", "graphMode": "area", "textMode": "auto"}
-    p.update(extra)
+    merge(p, extra)
     return p
 
 
@@ -124,16 +160,33 @@ def bars(title, targets, unit, description="", **extra):
     return p
 
 
-def stat(title, expr, unit, description="", thresholds=None, mappings=None):
-    p = panel("stat", title, [(expr, "")], unit, description)
-    if thresholds:
-        p["fieldConfig"]["defaults"]["thresholds"] = {
-            "mode": "absolute",
-            "steps": [{"color": c, "value": v} for v, c in thresholds],
-        }
+def thresholds(steps):
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+
+
+# A count with no good or bad value (a rate, a number of sessions): one
+# neutral colour. Without explicit thresholds Grafana colours a stat red from
+# 80 on, so a healthy fleet of 150 targets would show red.
+NEUTRAL = [(None, "blue")]
+
+
+def stat(title, targets, unit, description="", steps=NEUTRAL, mappings=None, overrides=None):
+    """A stat panel; every stat states its thresholds (`steps`: (value, colour), lowest first)."""
+    if isinstance(targets, str):
+        targets = [(targets, "")]
+    p = panel("stat", title, targets, unit, description)
+    p["fieldConfig"]["defaults"]["thresholds"] = thresholds(steps)
     if mappings:
         p["fieldConfig"]["defaults"]["mappings"] = mappings
+    if overrides:
+        p["fieldConfig"]["overrides"] = overrides
     return p
+
+
+def field_thresholds(name, steps):
+    """An override: the field named `name` (a target's legend) gets its own thresholds."""
+    return {"matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "thresholds", "value": thresholds(steps)}]}
 
 
 def row(title):
@@ -147,6 +200,10 @@ BREAKER_MAPPINGS = [{
         "1": {"text": "open", "color": "red"},
         "2": {"text": "half open", "color": "orange"},
     },
+}]
+UP_MAPPINGS = [{
+    "type": "value",
+    "options": {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}},
 }]
 HEALTH_MAPPINGS = [{
     "type": "value",
@@ -165,10 +222,20 @@ def quantiles(metric, by, selector):
     ]
 
 
+# Failed requests, and the requests that count, as the availability SLO
+# counts them (generate_slo_rules.py).
+FAILED = slo.BAD_STATUS
+COUNTED = slo.VALID_STATUS
 ERROR_RATIO_BY_AGENT = (
-    'sum by (agent_type) (rate(insa_agent_requests_total{{{sel}, status=~"error|timeout"}}[$__rate_interval]))'
-    " / sum by (agent_type) (rate(insa_agent_requests_total{{{sel}}}[$__rate_interval]))"
+    f'sum by (agent_type) (rate(insa_agent_requests_total{{{{{{sel}}, {FAILED}}}}}[$__rate_interval]))'
+    f" / sum by (agent_type) (rate(insa_agent_requests_total{{{{{{sel}}, {COUNTED}}}}}[$__rate_interval]))"
 )
+OBJECTIVES = slo.load()
+_DEFAULT_BUDGET = 1 - OBJECTIVES["groups"][-1][1]["availability"]
+_PAGE_BURN = max(w["burn_rate"] for w in OBJECTIVES["alerting"]["page"]["windows"])
+# The error ratio's colours: orange once the default objective's budget is
+# spent faster than it accrues, red at the burn rate that pages.
+ERROR_RATIO_STEPS = [(None, "green"), (round(_DEFAULT_BUDGET, 10), "orange"), (round(_DEFAULT_BUDGET * _PAGE_BURN, 10), "red")]
 
 
 # --- the dashboards ----------------------------------------------------------
@@ -179,30 +246,39 @@ def overview():
         row("Service level"),
         stat("Request rate", f"sum(rate(insa_agent_requests_total{{{sel}}}[{RI}]))", "reqps",
              "Agent requests per second, every status."),
-        stat("Error ratio", f'sum(rate(insa_agent_requests_total{{{sel}, status=~"error|timeout"}}[{RI}])) / sum(rate(insa_agent_requests_total{{{sel}}}[{RI}]))',
-             "percentunit", "Share of requests that ended in an error or a timeout.",
-             thresholds=[(None, "green"), (0.02, "orange"), (0.05, "red")]),
+        stat("Error ratio", f'sum(rate(insa_agent_requests_total{{{sel}, {FAILED}}}[{RI}])) / sum(rate(insa_agent_requests_total{{{sel}, {COUNTED}}}[{RI}]))',
+             "percentunit", "Share of requests that failed (error, timeout, or rejected by an open breaker; cancelled ones "
+             "count neither way). Orange from the default availability objective's error budget, red from the burn rate "
+             "that pages (deploy/prometheus/slo/objectives.yml).",
+             steps=ERROR_RATIO_STEPS),
         stat("p95 latency", f"max(histogram_quantile(0.95, sum by (agent_type, le) (rate(insa_agent_request_duration_seconds_bucket{{{sel}}}[{RI}]))))", "s",
              "Slowest agent's 95th percentile.",
-             thresholds=[(None, "green"), (2.5, "orange"), (5, "red")]),
+             steps=[(None, "green"), (2.5, "orange"), (5, "red")]),
         stat("Cache hit ratio", f'sum(rate(insa_cache_hits_total{{{BASE}, cache_type="orchestrator"}}[{RI}])) / (sum(rate(insa_cache_hits_total{{{BASE}, cache_type="orchestrator"}}[{RI}])) + sum(rate(insa_cache_misses_total{{{BASE}, cache_type="orchestrator"}}[{RI}])))', "percentunit",
              "Orchestrator cache lookups that hit.",
-             thresholds=[(None, "red"), (0.2, "orange"), (0.5, "green")]),
-        stat("Targets up", f"sum(up{{{BASE}}})", "short", "Worker processes Prometheus scrapes successfully."),
-        stat("Healthy workers", f"sum(insa_worker_health_status{{{BASE}}})", "short",
-             "Workers whose health check passes."),
+             steps=[(None, "red"), (0.2, "orange"), (0.5, "green")]),
+        stat("Targets up / down", [(f"sum(up{{{BASE}}})", "up"), (f"count(up{{{BASE}}} == 0) or vector(0)", "down")], "short",
+             "Worker processes Prometheus scrapes successfully, and those it cannot scrape (red from one). "
+             "Hosts gone from the targets files are InsaTargetsGone's.",
+             overrides=[field_thresholds("down", [(None, "green"), (1, "red")])]),
+        stat("Workers healthy / unhealthy", [(f"sum(insa_worker_health_status{{{BASE}}})", "healthy"),
+                                             (f"count(insa_worker_health_status{{{BASE}}} == 0) or vector(0)", "unhealthy")], "short",
+             "Workers whose health check passes, and those whose check fails (red from one).",
+             overrides=[field_thresholds("unhealthy", [(None, "green"), (1, "red")])]),
         stat("Active sessions", f"sum(insa_active_sessions_total{{{BASE}}})", "short", "User sessions open now."),
         stat("Breakers not closed (2 m)", f"count(max_over_time(insa_circuit_breaker_state{{{BASE}}}[2m]) > 0) or vector(0)", "short",
              "Breakers open or half open at any time in the last 2 minutes: a failing breaker flaps between open and half open "
-             "(as the InsaCircuitBreakerOpen alert sees it).", thresholds=[(None, "green"), (1, "red")]),
+             "(as the InsaCircuitBreakerOpen alert sees it).", steps=[(None, "green"), (1, "red")]),
         row("Traffic"),
         ts("Requests by agent", [(f"sum by (agent_type) (rate(insa_agent_requests_total{{{sel}}}[{RI}]))", "{{agent_type}}")], "reqps",
            "Requests per second by agent."),
         ts("Error ratio by agent", [(ERROR_RATIO_BY_AGENT.format(sel=sel), "{{agent_type}}")],
-           "percentunit", "Share of failed requests (error or timeout) by agent."),
+           "percentunit", "Share of failed requests (error, timeout or rejected) by agent."),
         panel("table", "Build and environment",
               [target(f"insa_system_info{{{BASE}}}", "", instant=True, fmt="table")], "none",
-              "insa_system_info of every instance: version, environment, platform."),
+              "insa_system_info of every instance: version, platform, and reported_environment, the environment the "
+              "process was started with (initialize_metrics), next to environment, the one of the targets file that lists "
+              "it (InsaEnvironmentMismatch fires when they differ)."),
     ]
 
 
@@ -212,7 +288,7 @@ def requests():
         row("Requests"),
         ts("Requests by status", [(f"sum by (agent_type, status) (rate(insa_agent_requests_total{{{sel}}}[{RI}]))",
                                    "{{agent_type}} {{status}}")], "reqps",
-           "success, error, timeout and cancelled (the caller gave up)."),
+           "success, error, timeout, cancelled (the caller gave up) and rejected (refused by an open circuit breaker)."),
         ts("Requests by instance", [(f"sum by (instance) (rate(insa_agent_requests_total{{{sel}}}[{RI}]))", "{{instance}}")],
            "reqps", "How the load spreads over the worker processes."),
         ts("Request payload size", quantiles("insa_agent_request_size_bytes", ["agent_type"], sel), "bytes",
@@ -253,7 +329,7 @@ def latency():
         panel("heatmap", "Request duration distribution",
               [target(f"sum by (le) (increase(insa_agent_request_duration_seconds_bucket{{{sel}}}[{RI}]))", "{{le}}", fmt="heatmap")],
               "s", "Requests per duration bucket.",
-              options={"calculate": False, "yAxis": {"unit": "s"}, "cellGap": 1, "color": {"scheme": "Oranges", "mode": "scheme"}}),
+              options={"calculate": False, "yAxis": {"unit": "s"}, "cellGap": 1, "color": {"mode": "scheme", "scheme": "Oranges", "fill": "dark-orange", "exponent": 0.5, "steps": 64, "reverse": False}}),
         row("Message bus and database"),
         ts("Message processing time", quantiles("insa_message_bus_processing_duration_seconds", ["agent_type"], BASE), "s",
            "Time to process one message, by agent."),
@@ -268,7 +344,7 @@ def cache():
         row("Effectiveness"),
         ts("Hit ratio", [(f"sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}])) / (sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}])) + sum by (cache_type) (rate(insa_cache_misses_total{{{sel}}}[{RI}])))",
                           "{{cache_type}}")], "percentunit",
-           "Lookups that hit.", fieldConfig={"defaults": {"unit": "percentunit", "min": 0, "max": 1}, "overrides": []}),
+           "Lookups that hit.", fieldConfig={"defaults": {"min": 0, "max": 1}}),
         ts("Hits and misses", [
             (f"sum by (cache_type) (rate(insa_cache_hits_total{{{sel}}}[{RI}]))", "{{cache_type}} hits"),
             (f"sum by (cache_type) (rate(insa_cache_misses_total{{{sel}}}[{RI}]))", "{{cache_type}} misses"),
@@ -288,8 +364,10 @@ def workers():
         row("Health"),
         panel("state-timeline", "Worker health", [(f"min by (instance, worker_name) (insa_worker_health_status{{{sel}}})", "{{instance}} {{worker_name}}")],
               "none", "1 healthy, 0 unhealthy (restarting or failing).",
-              fieldConfig={"defaults": {"unit": "none", "mappings": HEALTH_MAPPINGS}, "overrides": []}),
-        ts("Targets up", [(f"up{{{BASE}}}", "{{instance}}")], "none", "1 when Prometheus scrapes the process."),
+              fieldConfig={"defaults": {"mappings": HEALTH_MAPPINGS}}),
+        panel("state-timeline", "Targets up", [(f"up{{{BASE}}}", "{{instance}}")], "none",
+              "Each process: up when Prometheus scrapes it, down when the scrape fails.",
+              fieldConfig={"defaults": {"mappings": UP_MAPPINGS}}),
         bars("Restarts", [(f"sum by (worker_name, reason) (increase(insa_worker_restarts_total{{{sel}}}[{RI}]))", "{{worker_name}} {{reason}}")],
              "short", "Restarts per interval, by reason (max_tasks, health_check)."),
         row("Load"),
@@ -310,10 +388,12 @@ def errors():
     return "06_errors", "Errors", [AGENT_VAR], [
         row("Failures"),
         ts("Error ratio by agent", [(ERROR_RATIO_BY_AGENT.format(sel=sel), "{{agent_type}}")], "percentunit",
-           "Errors and timeouts over all requests; the alert fires above 5 % (5 m window, per environment)."),
-        ts("Errors, timeouts and cancellations", [
-            (f'sum by (agent_type, status) (rate(insa_agent_requests_total{{{sel}, status=~"error|timeout|cancelled"}}[{RI}]))', "{{agent_type}} {{status}}"),
-        ], "reqps", "Failed requests per second by status."),
+           "Errors, timeouts and rejections over the requests that count (cancelled ones aside), as the availability "
+           "SLO counts them; the SLO dashboard shows the error budget they spend."),
+        ts("Errors, timeouts, rejections and cancellations", [
+            (f'sum by (agent_type, status) (rate(insa_agent_requests_total{{{sel}, status=~"error|timeout|rejected|cancelled"}}[{RI}]))', "{{agent_type}} {{status}}"),
+        ], "reqps", "Requests that did not succeed, per second by status: rejected ones were refused by an open circuit "
+                    "breaker, cancelled ones given up by their caller."),
         bars("Database errors", [(f"sum by (operation, error_type) (increase(insa_database_errors_total{{{BASE}}}[{RI}]))", "{{operation}} {{error_type}}")],
              "short", "Failed statements per interval."),
         row("Resilience"),
@@ -323,7 +403,7 @@ def errors():
              "short", "Calls that succeeded after retrying, per interval."),
         panel("state-timeline", "Circuit breaker state", [(f"max by (instance, agent_type) (insa_circuit_breaker_state{{{sel}}})", "{{instance}} {{agent_type}}")],
               "none", "closed, open or half open.",
-              fieldConfig={"defaults": {"unit": "none", "mappings": BREAKER_MAPPINGS}, "overrides": []}),
+              fieldConfig={"defaults": {"mappings": BREAKER_MAPPINGS}}),
         bars("Circuit breaker transitions", [(f"sum by (agent_type, from_state, to_state) (increase(insa_circuit_breaker_transitions_total{{{sel}}}[{RI}]))",
                                               "{{agent_type}} {{from_state}} → {{to_state}}")], "short", "Transitions per interval."),
         row("Dead letters"),
@@ -331,6 +411,89 @@ def errors():
            "Messages waiting for a replay."),
         bars("Dead letter replays", [(f"sum by (status) (increase(insa_dead_letter_replay_total{{{BASE}}}[{RI}]))", "{{status}}")], "short",
              "Replays per interval, by outcome."),
+    ]
+
+
+# --- the SLO dashboard ---------------------------------------------------------
+
+def per_objective(build):
+    """One expression over every agent: `build(agent matcher, objectives)` for
+    each objectives group of slo/objectives.yml (each agent listed, then the
+    default for every other agent), joined with `or`."""
+    groups = OBJECTIVES["groups"]
+    return " or ".join(f"({build(slo.agent_matcher(agent, groups), o)})" for agent, o in groups)
+
+
+def failed_ratio(sel, window):
+    return (f"sum by (agent_type) (increase(insa_agent_requests_total{{{sel}, {FAILED}}}[{window}]))"
+            f" / sum by (agent_type) (increase(insa_agent_requests_total{{{sel}, {COUNTED}}}[{window}]))")
+
+
+def slow_ratio(sel, window, o):
+    le = slo.le(o["latency"]["threshold_seconds"])
+    return (f'1 - sum by (agent_type) (increase(insa_agent_request_duration_seconds_bucket{{{sel}, le="{le}"}}[{window}]))'
+            f" / sum by (agent_type) (increase(insa_agent_request_duration_seconds_count{{{sel}}}[{window}]))")
+
+
+def budget(o, sli):
+    return round(1 - (o["availability"] if sli == "availability" else o["latency"]["objective"]), 10)
+
+
+def burn_lines():
+    """Threshold lines at the burn rates of the page (red) and of the ticket (orange)."""
+    ticket = min(w["burn_rate"] for w in OBJECTIVES["alerting"]["ticket"]["windows"] if w["burn_rate"] > 1)
+    page = min(w["burn_rate"] for w in OBJECTIVES["alerting"]["page"]["windows"])
+    return {"defaults": {"thresholds": thresholds([(None, "green"), (ticket, "orange"), (page, "red")]),
+                         "custom": {"thresholdsStyle": {"mode": "line"}}}}
+
+
+def slo_dashboard():
+    period = OBJECTIVES["period"]
+    sel = f"{BASE}, {AGENT}"
+    page = OBJECTIVES["alerting"]["page"]["windows"]
+    budget_steps = [(None, "red"), (0, "orange"), (0.25, "green")]
+    objectives_text = "; ".join(
+        f"{agent or 'other agents'}: {o['availability'] * 100:g} % available, {o['latency']['objective'] * 100:g} % "
+        f"within {o['latency']['threshold_seconds']:g} s" for agent, o in OBJECTIVES["groups"])
+    return "07_slo", "SLOs and error budgets", [AGENT_VAR], [
+        row(f"Error budget left over {period}"),
+        stat(f"Availability budget left ({period})",
+             [(per_objective(lambda m, o: f"1 - ({failed_ratio(f'{sel}, {m}', period)}) / {budget(o, 'availability')}"),
+               "{{agent_type}}")],
+             "percentunit",
+             f"Share of the {period} availability error budget not yet spent, by agent (below 0: the objective is missed). "
+             f"Objectives ({objectives_text}) from deploy/prometheus/slo/objectives.yml.",
+             steps=budget_steps),
+        stat(f"Latency budget left ({period})",
+             [(per_objective(lambda m, o: f"1 - ({slow_ratio(f'{sel}, {m}', period, o)}) / {budget(o, 'latency')}"),
+               "{{agent_type}}")],
+             "percentunit",
+             f"Share of the {period} latency error budget not yet spent, by agent: requests slower than the agent's "
+             "threshold spend it.", steps=budget_steps),
+        stat(f"Availability ({period})",
+             [(f"1 - ({failed_ratio(sel, period)})", "{{agent_type}}")], "percentunit",
+             "Requests that succeeded, of those that count (error, timeout and rejected fail; cancelled count neither way)."),
+        stat(f"Within the latency threshold ({period})",
+             [(per_objective(lambda m, o: f"1 - ({slow_ratio(f'{sel}, {m}', period, o)})"), "{{agent_type}}")],
+             "percentunit", "Requests that finished within their agent's latency threshold."),
+        row("Burn rate (1 = the budget lasts exactly the period)"),
+        ts("Availability burn rate",
+           [(per_objective(lambda m, o: f"({failed_ratio(f'{sel}, {m}', w['long'])}) / {budget(o, 'availability')}"),
+             f"{{{{agent_type}}}} {w['long']}") for w in page],
+           "none",
+           "How fast each agent spends its availability budget over the page's long windows. The page fires above the "
+           "red line (with the short window above it too), the ticket above the orange one.",
+           fieldConfig=burn_lines()),
+        ts("Latency burn rate",
+           [(per_objective(lambda m, o: f"({slow_ratio(f'{sel}, {m}', w['long'], o)}) / {budget(o, 'latency')}"),
+             f"{{{{agent_type}}}} {w['long']}") for w in page],
+           "none", "How fast each agent spends its latency budget over the page's long windows.",
+           fieldConfig=burn_lines()),
+        row("Indicators"),
+        ts("Failed requests", [(f"({failed_ratio(sel, RI)})", "{{agent_type}}")], "percentunit",
+           "Share of requests that failed (error, timeout, rejected), as the availability SLO counts them."),
+        ts("Slower than the threshold", [(per_objective(lambda m, o: slow_ratio(f"{sel}, {m}", RI, o)), "{{agent_type}}")],
+           "percentunit", "Share of requests slower than their agent's latency threshold."),
     ]
 
 
@@ -354,7 +517,8 @@ def layout(panels):
 
 def dashboard(file, title, variables, panels):
     uid = "insa-" + file.split("_", 1)[1]
-    links = [{"type": "dashboards", "tags": ["insa"], "asDropdown": True, "title": "INSA dashboards", "includeVars": True, "keepTime": True}]
+    links = [{"type": "dashboards", "tags": ["insa"], "asDropdown": True, "title": "INSA dashboards", "includeVars": True,
+              "keepTime": True, "icon": "external link", "targetBlank": False, "tooltip": ""}]
     return {
         "uid": uid,
         "title": f"INSA / {title}",
@@ -368,19 +532,37 @@ def dashboard(file, title, variables, panels):
         "time": {"from": "now-1h", "to": "now"},
         "links": links,
         "annotations": {"list": []},
-        "templating": {"list": [datasource_var()] + [query_var(*v) for v in [ENVIRONMENT_VAR, INSTANCE_VAR, *variables]]},
+        "templating": {"list": [datasource_var()] + [query_var(*v) for v in [ENVIRONMENT_VAR, REGION_VAR, INSTANCE_VAR, *variables]]},
         "panels": layout(panels),
     }
 
 
-def main():
-    OUT.mkdir(exist_ok=True)
-    for build in (overview, requests, latency, cache, workers, errors):
+BUILDERS = (overview, requests, latency, cache, workers, errors, slo_dashboard)
+
+
+def rendered():
+    """{path: JSON text} of every dashboard."""
+    out = {}
+    for build in BUILDERS:
         file, title, variables, panels = build()
-        path = OUT / f"{file}.json"
-        path.write_text(json.dumps(dashboard(file, title, variables, panels), indent=2, ensure_ascii=False) + "\n")
+        out[OUT / f"{file}.json"] = json.dumps(dashboard(file, title, variables, panels), indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+def main():
+    files = rendered()
+    if "--check" in sys.argv[1:]:
+        stale = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
+        stale += [p for p in OUT.glob("*.json") if p not in files]
+        for p in stale:
+            print(f"{p.relative_to(HERE.parent.parent)} is out of date: run python3 deploy/grafana/generate_dashboards.py")
+        return 1 if stale else 0
+    OUT.mkdir(exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text)
         print(path)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

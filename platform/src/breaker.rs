@@ -3,7 +3,7 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use insa_metrics::{CircuitState, MetricsCollector, metrics};
+use insa_metrics::{CircuitState, MetricsCollector, RequestStatus, metrics};
 
 /// When a breaker opens and how it recovers.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +56,11 @@ struct Inner {
 /// `failure_threshold` it opens and refuses calls for `open_timeout`; then it
 /// goes half open and lets one trial call through at a time: a failure opens
 /// it again, `success_threshold` successes close it.
+///
+/// Every refused call counts as a request of the agent with
+/// `status="rejected"` in `insa_agent_requests_total` (the agent never saw
+/// it, so it records nothing itself): an outage behind an open breaker
+/// stays visible to the error ratio and the availability SLO.
 #[derive(Debug)]
 pub struct CircuitBreaker {
     agent_type: &'static str,
@@ -79,6 +84,9 @@ impl CircuitBreaker {
         metrics: &'static MetricsCollector,
     ) -> Self {
         metrics.update_circuit_breaker_state(agent_type, CircuitState::Closed);
+        // The agent's request series of every status, at 0, before any
+        // call: a breaker held open from the start still has them.
+        drop(metrics.request_handles(agent_type));
         CircuitBreaker {
             agent_type,
             config,
@@ -113,7 +121,7 @@ impl CircuitBreaker {
         match inner.state {
             CircuitState::Open => {
                 if inner.forced || now.duration_since(inner.opened_at) < self.config.open_timeout {
-                    return Err(BreakerOpen);
+                    return Err(self.refuse());
                 }
                 self.transition(&mut inner, CircuitState::HalfOpen, now);
                 inner.trial_since = Some(now);
@@ -123,7 +131,7 @@ impl CircuitBreaker {
                 // A trial that never reported (its caller was cancelled) is
                 // given up after `open_timeout`.
                 Some(since) if now.duration_since(since) < self.config.open_timeout => {
-                    Err(BreakerOpen)
+                    Err(self.refuse())
                 }
                 _ => {
                     inner.trial_since = Some(now);
@@ -184,6 +192,13 @@ impl CircuitBreaker {
         inner.opened_at = now;
     }
 
+    /// Counts a refused call as a `rejected` request of the agent.
+    fn refuse(&self) -> BreakerOpen {
+        self.metrics
+            .record_request(self.agent_type, RequestStatus::Rejected);
+        BreakerOpen
+    }
+
     fn transition(&self, inner: &mut Inner, to: CircuitState, now: Instant) {
         let from = inner.state;
         inner.state = to;
@@ -223,6 +238,52 @@ mod tests {
             &m.encode_text(),
             "insa_circuit_breaker_state{agent_type=\"agent\"}",
         )
+    }
+
+    fn requests(m: &MetricsCollector, status: &str) -> f64 {
+        let series =
+            format!("insa_agent_requests_total{{agent_type=\"agent\",status=\"{status}\"}}");
+        sample(&m.encode_text(), &series)
+    }
+
+    #[test]
+    fn refused_calls_count_as_rejected_requests() {
+        let m = collector();
+        let breaker = CircuitBreaker::with_collector("agent", CONFIG, m);
+        // Every status exists at 0 before the first call.
+        let text = m.encode_text();
+        for status in ["success", "error", "timeout", "cancelled", "rejected"] {
+            let series =
+                format!("insa_agent_requests_total{{agent_type=\"agent\",status=\"{status}\"}} 0");
+            assert!(text.contains(&series), "{series} missing from:\n{text}");
+        }
+        let start = Instant::now();
+        // Calls let through are the agent's to count, not the breaker's.
+        assert_eq!(breaker.try_acquire(start), Ok(()));
+        assert_eq!(requests(m, "rejected"), 0.0);
+        for _ in 0..3 {
+            breaker.on_failure(start);
+        }
+        assert_eq!(breaker.try_acquire(start), Err(BreakerOpen));
+        assert_eq!(breaker.try_acquire(start), Err(BreakerOpen));
+        assert_eq!(requests(m, "rejected"), 2.0);
+        // Half open: the trial goes through, a second call meanwhile is refused.
+        let later = start + CONFIG.open_timeout;
+        assert_eq!(breaker.try_acquire(later), Ok(()));
+        assert_eq!(breaker.try_acquire(later), Err(BreakerOpen));
+        assert_eq!(requests(m, "rejected"), 3.0);
+        // Held open by an operator: every call is refused and counted.
+        breaker.force_open(later);
+        for _ in 0..4 {
+            assert_eq!(
+                breaker.try_acquire(later + CONFIG.open_timeout * 10),
+                Err(BreakerOpen)
+            );
+        }
+        assert_eq!(requests(m, "rejected"), 7.0);
+        for status in ["success", "error", "timeout", "cancelled"] {
+            assert_eq!(requests(m, status), 0.0, "{status}");
+        }
     }
 
     #[test]

@@ -1,0 +1,236 @@
+//! Resident bytes per series, each measured in a fresh process: insa-metrics against the peers.
+//!
+//! For each kind of series (a counter; a 13-bucket histogram) and each
+//! implementation (`insa_metrics`, `prometheus`, `prometheus_client`,
+//! `metrics` with `metrics-exporter-prometheus`), the benchmark re-executes
+//! itself (`--child KIND IMPL N`). The child builds the empty family, reads
+//! its resident set size from `/proc/self/statm`, records N series (one
+//! increment or one observation each, the label values of
+//! `benches/common/mod.rs`), reads it again, scrapes once, and reads it a
+//! third time. Freed memory is handed back to the kernel (`malloc_trim`)
+//! before each reading, so the figures are what the series keep. The
+//! parent runs each measurement `--runs` times and prints (RSS after − RSS
+//! before) / N, median and range; `metrics` keeps histogram observations
+//! raw until a scrape folds them into buckets, so its "after a scrape"
+//! column is the one to compare.
+//!
+//! ```sh
+//! cargo bench -p insa-metrics --bench memory -- --series 100000 --runs 3
+//! python3 scripts/bench_store.py
+//! ```
+//!
+//! The results also go to `target/bench-memory.json` for the script.
+#![allow(unsafe_code)] // libc: sysconf and malloc_trim.
+
+#[allow(dead_code)]
+mod common;
+
+use std::collections::BTreeMap;
+use std::env;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Kind, MetricsRs, Ours, Prometheus, PrometheusClient};
+
+/// The implementations, in the order of the table.
+const IMPLEMENTATIONS: [&str; 4] = ["insa_metrics", "prometheus", "prometheus_client", "metrics"];
+
+/// One implementation holding series of one kind.
+enum Store {
+    Ours(Ours),
+    Prometheus(Prometheus),
+    PrometheusClient(PrometheusClient),
+    Metrics(MetricsRs),
+}
+
+impl Store {
+    fn new(name: &str, kind: Kind, series: usize) -> Store {
+        match name {
+            "insa_metrics" => Store::Ours(Ours::new(series)),
+            "prometheus" => Store::Prometheus(Prometheus::new(kind, &[])),
+            "prometheus_client" => Store::PrometheusClient(PrometheusClient::new(kind, &[])),
+            "metrics" => Store::Metrics(MetricsRs::new()),
+            other => panic!("unknown implementation {other}"),
+        }
+    }
+
+    fn record(&self, kind: Kind, i: usize) {
+        match self {
+            Store::Ours(store) => store.record(kind, i),
+            Store::Prometheus(store) => store.record(kind, i),
+            Store::PrometheusClient(store) => store.record(kind, i),
+            Store::Metrics(store) => store.record(kind, i),
+        }
+    }
+
+    /// One scrape; the length of the text.
+    fn scrape(&self) -> usize {
+        match self {
+            Store::Ours(store) => store.scrape().len(),
+            Store::Prometheus(store) => store.scrape(0).len(),
+            Store::PrometheusClient(store) => store.scrape(0).len(),
+            Store::Metrics(store) => store.scrape().len(),
+        }
+    }
+}
+
+/// Resident bytes of this process, after handing freed memory back.
+fn resident_bytes() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm (Linux)");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("statm's resident field");
+    // SAFETY: sysconf reads a constant of the system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).expect("a page size")
+}
+
+/// The child: prints `before built scraped text_bytes`.
+fn child(kind: Kind, name: &str, series: usize) {
+    let store = Store::new(name, kind, series);
+    let before = resident_bytes();
+    for i in 0..series {
+        store.record(kind, i);
+    }
+    let built = resident_bytes();
+    let text = black_box(&store).scrape();
+    let scraped = resident_bytes();
+    println!("{before} {built} {scraped} {text}");
+    drop(black_box(store));
+}
+
+/// One measurement in a fresh process: bytes per series after building and
+/// after a scrape.
+fn measure(kind: Kind, name: &str, series: usize) -> (f64, f64) {
+    let output = Command::new(env::current_exe().expect("this executable"))
+        .args(["--child", kind.name(), name, &series.to_string()])
+        .output()
+        .expect("the child runs");
+    assert!(
+        output.status.success(),
+        "the child failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let fields: Vec<u64> = stdout
+        .split_whitespace()
+        .map(|field| field.parse().expect("a number"))
+        .collect();
+    let [before, built, scraped, _text] = fields[..] else {
+        panic!("unexpected child output {stdout:?}");
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let per_series = |after: u64| (after as f64 - before as f64) / series as f64;
+    (per_series(built), per_series(scraped))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+fn cell(values: &[f64]) -> String {
+    let mut sorted = values.to_vec();
+    let mid = median(&mut sorted);
+    if sorted.len() > 1 {
+        format!(
+            "{mid:.0} ({:.0}–{:.0})",
+            sorted[0],
+            sorted[sorted.len() - 1]
+        )
+    } else {
+        format!("{mid:.0}")
+    }
+}
+
+fn option(args: &[String], name: &str) -> Option<usize> {
+    let at = args.iter().position(|arg| arg == name)?;
+    Some(
+        args.get(at + 1)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} takes a number")),
+    )
+}
+
+/// `target/bench-memory.json`, from this executable's path
+/// (`target/release/deps/memory-…`).
+fn results_path() -> Option<PathBuf> {
+    let exe = env::current_exe().ok()?;
+    Some(exe.ancestors().nth(3)?.join("bench-memory.json"))
+}
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--child") {
+        let kind = Kind::parse(&args[at + 1]).expect("a kind");
+        let series = args[at + 3].parse().expect("a series count");
+        child(kind, &args[at + 2], series);
+        return;
+    }
+    // `cargo test --benches` runs this without `--bench`: a quick check only.
+    let benchmarking = args.iter().any(|arg| arg == "--bench");
+    let series = option(&args, "--series").unwrap_or(if benchmarking { 100_000 } else { 2_000 });
+    let runs = option(&args, "--runs").unwrap_or(if benchmarking { 3 } else { 1 });
+
+    // kind -> implementation -> (after building, after a scrape), one per run
+    let mut results: BTreeMap<&str, BTreeMap<&str, (Vec<f64>, Vec<f64>)>> = BTreeMap::new();
+    for run in 0..runs {
+        for kind in Kind::ALL {
+            for name in IMPLEMENTATIONS {
+                let (built, scraped) = measure(kind, name, series);
+                eprintln!(
+                    "run {}: {} {name}: {built:.0} B/series built, {scraped:.0} after a scrape",
+                    run + 1,
+                    kind.name()
+                );
+                let entry = results
+                    .entry(kind.name())
+                    .or_default()
+                    .entry(name)
+                    .or_default();
+                entry.0.push(built);
+                entry.1.push(scraped);
+            }
+        }
+    }
+
+    println!(
+        "\nresident bytes per series, {series} series, median (range) of {runs} fresh processes\n"
+    );
+    println!("| series | implementation | after building | after a scrape |");
+    println!("|---|---|---|---|");
+    for kind in Kind::ALL {
+        for name in IMPLEMENTATIONS {
+            let (built, scraped) = &results[kind.name()][name];
+            println!(
+                "| {} | {name} | {} | {} |",
+                kind.name(),
+                cell(built),
+                cell(scraped)
+            );
+        }
+    }
+
+    if benchmarking {
+        let json = serde_json::json!({ "series": series, "runs": runs, "results": results });
+        if let Some(path) = results_path() {
+            match std::fs::write(&path, format!("{json:#}\n")) {
+                Ok(()) => println!("\nwritten to {}", path.display()),
+                Err(error) => eprintln!("could not write {}: {error}", path.display()),
+            }
+        }
+    }
+}

@@ -14,7 +14,10 @@
 //! own CPU time around its calls once all threads are started, and the
 //! benchmark reports the sum over threads divided by the calls of all
 //! threads. With more threads than cores, the threads that run at the same
-//! time still bounce the series' cache lines.
+//! time still bounce the series' cache lines. How many ran at once depends
+//! on what else the cores run: after each benchmark it prints the threads'
+//! CPU time over the wall time of their loops (2.00 for two threads always
+//! on a core each), also written to `target/bench-contention.json`.
 //!
 //! ```sh
 //! cargo bench -p insa-metrics --bench contention -- --warm-up-time 1 --measurement-time 3
@@ -24,10 +27,11 @@
 
 use std::hint::black_box;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Barrier, LazyLock};
+use std::sync::{Barrier, LazyLock, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use insa_metrics::{ClassifyError as _, track_request_metrics};
@@ -43,6 +47,9 @@ const REQUEST_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 12
 const STATUSES: [&str; 4] = ["success", "error", "timeout", "cancelled"];
 /// Threads sharing the fn.
 const THREADS: [usize; 3] = [1, 2, 4];
+
+/// A fn being measured: the bare one or an instrumented one.
+type Sizing = fn(u64) -> Result<u64, io::Error>;
 
 /// The work being measured: cheap, so the instrumentation dominates.
 fn work(x: u64) -> Result<u64, io::Error> {
@@ -184,30 +191,56 @@ fn thread_cpu() -> Duration {
     )
 }
 
+/// Thread CPU time and wall time of the timed loops since the last
+/// [`concurrency`], to tell how many threads really ran at once.
+static SPENT: Mutex<(Duration, Duration)> = Mutex::new((Duration::ZERO, Duration::ZERO));
+
 /// `iters` calls of `f` on each of `threads` threads, started together: the
 /// CPU time of all threads divided by `threads`, so that criterion's
 /// division by `iters` gives the CPU time per call.
-fn cpu_per_call(threads: usize, iters: u64, f: fn(u64) -> Result<u64, io::Error>) -> Duration {
+fn cpu_per_call(threads: usize, iters: u64, f: Sizing) -> Duration {
     let barrier = Barrier::new(threads);
-    let total: Duration = thread::scope(|scope| {
+    let spans: Vec<(Duration, Instant, Instant)> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     barrier.wait();
+                    let wall = Instant::now();
                     let start = thread_cpu();
                     for _ in 0..iters {
                         let _ = black_box(f(black_box(7)));
                     }
-                    thread_cpu() - start
+                    (thread_cpu() - start, wall, Instant::now())
                 })
             })
             .collect();
         workers
             .into_iter()
             .map(|worker| worker.join().expect("a worker"))
-            .sum()
+            .collect()
     });
-    total / u32::try_from(threads).expect("a few threads")
+    let cpu: Duration = spans.iter().map(|span| span.0).sum();
+    let first = spans.iter().map(|span| span.1).min().expect("a thread");
+    let last = spans.iter().map(|span| span.2).max().expect("a thread");
+    let mut spent = SPENT.lock().unwrap_or_else(PoisonError::into_inner);
+    spent.0 += cpu;
+    spent.1 += last - first;
+    cpu / u32::try_from(threads).expect("a few threads")
+}
+
+/// How many threads ran at once on average since the last call: thread CPU
+/// time over wall time (at most the number of cores).
+fn concurrency() -> f64 {
+    let mut spent = SPENT.lock().unwrap_or_else(PoisonError::into_inner);
+    let (cpu, wall) = std::mem::take(&mut *spent);
+    cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9)
+}
+
+/// `target/bench-contention.json`, from this executable's path
+/// (`target/release/deps/contention-…`).
+fn results_path() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.ancestors().nth(3)?.join("bench-contention.json"))
 }
 
 fn contention(c: &mut Criterion) {
@@ -215,21 +248,32 @@ fn contention(c: &mut Criterion) {
     for f in [sizing_macro, sizing_prometheus, sizing_client] {
         let _ = f(7);
     }
-    let fns: [(&str, fn(u64) -> Result<u64, io::Error>); 4] = [
+    let fns: [(&str, Sizing); 4] = [
         ("bare", work),
         ("insa_metrics", sizing_macro),
         ("prometheus", sizing_prometheus),
         ("prometheus_client", sizing_client),
     ];
+    let mut ran_at_once = serde_json::Map::new();
     let mut group = c.benchmark_group("contention");
     for threads in THREADS {
         for (name, f) in fns {
+            concurrency();
             group.bench_function(BenchmarkId::new(name, threads), |b| {
                 b.iter_custom(|iters| cpu_per_call(threads, iters, f));
             });
+            let at_once = concurrency();
+            println!("contention/{name}/{threads}: {at_once:.2} threads ran at once on average");
+            ran_at_once.insert(format!("{name}/{threads}"), at_once.into());
         }
     }
     group.finish();
+    if let Some(path) = results_path() {
+        let json = serde_json::Value::Object(ran_at_once);
+        if let Err(error) = std::fs::write(&path, format!("{json:#}\n")) {
+            eprintln!("could not write {}: {error}", path.display());
+        }
+    }
 }
 
 criterion_group!(benches, contention);

@@ -25,7 +25,6 @@
 #[allow(dead_code)]
 mod common;
 
-use std::collections::BTreeMap;
 use std::env;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -38,7 +37,7 @@ const IMPLEMENTATIONS: [&str; 4] = ["insa_metrics", "prometheus", "prometheus_cl
 
 /// One implementation holding series of one kind.
 enum Store {
-    Ours(Ours),
+    Ours(Box<Ours>),
     Prometheus(Prometheus),
     PrometheusClient(PrometheusClient),
     Metrics(MetricsRs),
@@ -47,7 +46,7 @@ enum Store {
 impl Store {
     fn new(name: &str, kind: Kind, series: usize) -> Store {
         match name {
-            "insa_metrics" => Store::Ours(Ours::new(series)),
+            "insa_metrics" => Store::Ours(Box::new(Ours::new(series))),
             "prometheus" => Store::Prometheus(Prometheus::new(kind, &[])),
             "prometheus_client" => Store::PrometheusClient(PrometheusClient::new(kind, &[])),
             "metrics" => Store::Metrics(MetricsRs::new()),
@@ -73,6 +72,16 @@ impl Store {
             Store::Metrics(store) => store.scrape().len(),
         }
     }
+}
+
+/// The measurements of one implementation holding series of one kind.
+struct Runs {
+    kind: Kind,
+    name: &'static str,
+    /// Bytes per series after building, one per run.
+    built: Vec<f64>,
+    /// Bytes per series after a scrape, one per run.
+    scraped: Vec<f64>,
 }
 
 /// Resident bytes of this process, after handing freed memory back.
@@ -135,7 +144,7 @@ fn measure(kind: Kind, name: &str, series: usize) -> (f64, f64) {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -185,25 +194,28 @@ fn main() {
     let series = option(&args, "--series").unwrap_or(if benchmarking { 100_000 } else { 2_000 });
     let runs = option(&args, "--runs").unwrap_or(if benchmarking { 3 } else { 1 });
 
-    // kind -> implementation -> (after building, after a scrape), one per run
-    let mut results: BTreeMap<&str, BTreeMap<&str, (Vec<f64>, Vec<f64>)>> = BTreeMap::new();
+    let mut results: Vec<Runs> = Kind::ALL
+        .into_iter()
+        .flat_map(|kind| {
+            IMPLEMENTATIONS.map(|name| Runs {
+                kind,
+                name,
+                built: Vec::new(),
+                scraped: Vec::new(),
+            })
+        })
+        .collect();
     for run in 0..runs {
-        for kind in Kind::ALL {
-            for name in IMPLEMENTATIONS {
-                let (built, scraped) = measure(kind, name, series);
-                eprintln!(
-                    "run {}: {} {name}: {built:.0} B/series built, {scraped:.0} after a scrape",
-                    run + 1,
-                    kind.name()
-                );
-                let entry = results
-                    .entry(kind.name())
-                    .or_default()
-                    .entry(name)
-                    .or_default();
-                entry.0.push(built);
-                entry.1.push(scraped);
-            }
+        for entry in &mut results {
+            let (built, scraped) = measure(entry.kind, entry.name, series);
+            eprintln!(
+                "run {}: {} {}: {built:.0} B/series built, {scraped:.0} after a scrape",
+                run + 1,
+                entry.kind.name(),
+                entry.name
+            );
+            entry.built.push(built);
+            entry.scraped.push(scraped);
         }
     }
 
@@ -212,20 +224,28 @@ fn main() {
     );
     println!("| series | implementation | after building | after a scrape |");
     println!("|---|---|---|---|");
-    for kind in Kind::ALL {
-        for name in IMPLEMENTATIONS {
-            let (built, scraped) = &results[kind.name()][name];
-            println!(
-                "| {} | {name} | {} | {} |",
-                kind.name(),
-                cell(built),
-                cell(scraped)
-            );
-        }
+    for entry in &results {
+        println!(
+            "| {} | {} | {} | {} |",
+            entry.kind.name(),
+            entry.name,
+            cell(&entry.built),
+            cell(&entry.scraped)
+        );
     }
 
     if benchmarking {
-        let json = serde_json::json!({ "series": series, "runs": runs, "results": results });
+        let mut by_kind = serde_json::Map::new();
+        for entry in &results {
+            let by_name = by_kind
+                .entry(entry.kind.name())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            by_name[entry.name] = serde_json::json!({
+                "built": entry.built,
+                "scraped": entry.scraped,
+            });
+        }
+        let json = serde_json::json!({ "series": series, "runs": runs, "results": by_kind });
         if let Some(path) = results_path() {
             match std::fs::write(&path, format!("{json:#}\n")) {
                 Ok(()) => println!("\nwritten to {}", path.display()),

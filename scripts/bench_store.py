@@ -127,17 +127,18 @@ def memory():
 
 def contention():
     try:
-        at_once = json.loads((TARGET / "bench-contention.json").read_text())
+        counted = json.loads((TARGET / "bench-contention.json").read_text())
     except FileNotFoundError:
-        at_once = {}
+        counted = {}
 
     def ran(name, threads):
-        value = at_once.get(f"{name}/{threads}")
-        return "–" if value is None else f"{value:.2f}"
+        value = counted.get(f"{name}/{threads}")
+        return "–" if value is None else f"{value * 100:.0f} %"
 
     rows = []
     for threads in THREADS:
         bare = median_ns("contention", "bare", threads)
+        shared = median_ns("contention", "shared_atomic", threads)
         ours = median_ns("contention", "insa_metrics", threads)
         prom = median_ns("contention", "prometheus", threads)
         client = median_ns("contention", "prometheus_client", threads)
@@ -148,7 +149,7 @@ def contention():
             return None if x is None or bare is None else x - bare
 
         rows.append(
-            f"| {threads} | {duration(bare)} | {duration(ours)} | {duration(prom)} | {duration(client)} "
+            f"| {threads} | {duration(bare)} | {duration(shared)} | {duration(ours)} | {duration(prom)} | {duration(client)} "
             f"| {ratio(ours, prom)} | {ratio(over(ours), over(prom))} | {ratio(ours, client)} "
             f"| {ran('insa_metrics', threads)} / {ran('prometheus', threads)} / "
             f"{ran('prometheus_client', threads)} |"
@@ -156,12 +157,12 @@ def contention():
     if not rows:
         return False
     print("CPU time per call of one instrumented fn shared by N threads (thread CPU time, "
-          "summed over threads, over all calls; the overhead ratio subtracts the bare fn; "
-          "threads at once is their CPU time over the wall time of their loops):\n")
-    print("| threads | bare fn | `#[track_request_metrics]` | `prometheus` by hand | prometheus-client by hand "
+          "summed over threads, over the calls of the rounds counted: those made on a core while "
+          "another thread made calls on the other; the overhead ratio subtracts the bare fn):\n")
+    print("| threads | bare fn | bare + one shared `fetch_add` | `#[track_request_metrics]` | `prometheus` by hand | prometheus-client by hand "
           "| ratio vs `prometheus` | overhead ratio vs `prometheus` | ratio vs prometheus-client "
-          "| threads at once (ours / `prometheus` / prometheus-client) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| rounds counted (ours / `prometheus` / prometheus-client) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
     return True

@@ -7,17 +7,21 @@
 //! `benches/macro_overhead.rs` writes it, timed with the macros' clock
 //! (`quanta::Clock::raw` and `delta_as_nanos`); `prometheus_client` the same
 //! on prometheus-client's `Counter`, `Histogram` and `Gauge`. `bare` is the
-//! fn alone. Every thread calls the same fn, so they share its series.
+//! fn alone, and `shared_atomic` the fn and one `fetch_add` on one atomic
+//! all threads share: a control of what one contended cache line costs.
+//! Every thread calls the same fn, so they share its series.
 //!
 //! This machine has 2 cores shared with others, so the figure is thread CPU
-//! time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: each thread reads its
-//! own CPU time around its calls once all threads are started, and the
-//! benchmark reports the sum over threads divided by the calls of all
-//! threads. With more threads than cores, the threads that run at the same
-//! time still bounce the series' cache lines. How many ran at once depends
-//! on what else the cores run: after each benchmark it prints the threads'
-//! CPU time over the wall time of their loops (2.00 for two threads always
-//! on a core each), also written to `target/bench-contention.json`.
+//! time (`CLOCK_THREAD_CPUTIME_ID`), not wall time, summed over threads and
+//! divided by their calls. The threads call in rounds of 10,000 calls that
+//! they start together, each timed with its thread's CPU clock; only the
+//! rounds during which the thread stayed on a core, and, with two threads or
+//! more, another thread did too over most of it, are counted: the calls made
+//! while another thread was making them. With more threads than cores, the
+//! threads that run at the same time still bounce the series' cache lines.
+//! After each benchmark it prints the share of the rounds counted (also in
+//! `target/bench-contention.json`): a low share means the cores were busy
+//! with other work and the figure rests on fewer calls.
 //!
 //! ```sh
 //! cargo bench -p insa-metrics --bench contention -- --warm-up-time 1 --measurement-time 3
@@ -29,7 +33,8 @@ use std::hint::black_box;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Barrier, LazyLock, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -69,6 +74,14 @@ fn status<T>(result: &Result<T, io::Error>) -> usize {
         Err(error) if error.is_timeout() => 2,
         Err(_) => 1,
     }
+}
+
+/// A control: the work and one increment of one atomic that all threads
+/// share, to tell whether the cores bounce a cache line at all here.
+fn shared_atomic(x: u64) -> Result<u64, io::Error> {
+    static SHARED: AtomicU64 = AtomicU64::new(0);
+    SHARED.fetch_add(1, Ordering::Relaxed);
+    work(x)
 }
 
 #[track_request_metrics("sizing_agent")]
@@ -191,26 +204,81 @@ fn thread_cpu() -> Duration {
     )
 }
 
-/// Thread CPU time and wall time of the timed loops since the last
-/// [`concurrency`], to tell how many threads really ran at once.
-static SPENT: Mutex<(Duration, Duration)> = Mutex::new((Duration::ZERO, Duration::ZERO));
+/// What the rounds of the last benchmark were: all of them, and those
+/// counted (see [`cpu_per_call`]).
+static ROUNDS: Mutex<(u64, u64)> = Mutex::new((0, 0));
 
-/// `iters` calls of `f` on each of `threads` threads, started together: the
-/// CPU time of all threads divided by `threads`, so that criterion's
-/// division by `iters` gives the CPU time per call.
+/// Calls per thread in one round: about 0.3 ms, well under a time slice.
+const ROUND: u64 = 10_000;
+
+/// Waits, yielding the core, until every thread has arrived at `round`.
+fn start_round(arrived: &AtomicU64, threads: u64, round: u64) {
+    arrived.fetch_add(1, Ordering::AcqRel);
+    let all = (round + 1) * threads;
+    while arrived.load(Ordering::Acquire) < all {
+        thread::yield_now();
+    }
+}
+
+/// One thread's round: when it ran, and the CPU time it took.
+#[derive(Clone, Copy)]
+struct Round {
+    start: Instant,
+    end: Instant,
+    cpu: Duration,
+    calls: u64,
+}
+
+impl Round {
+    /// Whether the thread stayed on its core throughout.
+    fn on_core(&self) -> bool {
+        self.cpu.as_secs_f64() >= 0.9 * (self.end - self.start).as_secs_f64()
+    }
+
+    /// Whether `other` ran on its core over most of this round.
+    fn overlapped_by(&self, other: &Round) -> bool {
+        let start = self.start.max(other.start);
+        let end = self.end.min(other.end);
+        other.on_core()
+            && end > start
+            && (end - start).as_secs_f64() >= 0.9 * (self.end - self.start).as_secs_f64()
+    }
+}
+
+/// The CPU time per call of `f` on `threads` threads, times `iters`.
+///
+/// Each thread makes `iters` calls in rounds of [`ROUND`] calls that all
+/// threads start together, and times each round with its thread's CPU
+/// clock. The cores are shared with other work, so a thread is not always on
+/// one: only the rounds that ran on a core throughout, and, with two threads
+/// or more, alongside another thread's such round, are counted; these are
+/// the calls made while another thread made them too. When none is, all are.
 fn cpu_per_call(threads: usize, iters: u64, f: Sizing) -> Duration {
-    let barrier = Barrier::new(threads);
-    let spans: Vec<(Duration, Instant, Instant)> = thread::scope(|scope| {
+    let arrived = AtomicU64::new(0);
+    let count = u64::try_from(threads).expect("a few threads");
+    let rounds = iters.div_ceil(ROUND);
+    let by_thread: Vec<Vec<Round>> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    barrier.wait();
-                    let wall = Instant::now();
-                    let start = thread_cpu();
-                    for _ in 0..iters {
-                        let _ = black_box(f(black_box(7)));
+                    let mut timed = Vec::with_capacity(usize::try_from(rounds).unwrap_or(0));
+                    for round in 0..rounds {
+                        let calls = ROUND.min(iters - round * ROUND);
+                        start_round(&arrived, count, round);
+                        let start = Instant::now();
+                        let cpu = thread_cpu();
+                        for _ in 0..calls {
+                            let _ = black_box(f(black_box(7)));
+                        }
+                        let cpu = thread_cpu() - cpu;
+                        timed.push(Round {
+                            start,
+                            end: Instant::now(),
+                            cpu,
+                            calls,
+                        });
                     }
-                    (thread_cpu() - start, wall, Instant::now())
+                    timed
                 })
             })
             .collect();
@@ -219,21 +287,42 @@ fn cpu_per_call(threads: usize, iters: u64, f: Sizing) -> Duration {
             .map(|worker| worker.join().expect("a worker"))
             .collect()
     });
-    let cpu: Duration = spans.iter().map(|span| span.0).sum();
-    let first = spans.iter().map(|span| span.1).min().expect("a thread");
-    let last = spans.iter().map(|span| span.2).max().expect("a thread");
-    let mut spent = SPENT.lock().unwrap_or_else(PoisonError::into_inner);
-    spent.0 += cpu;
-    spent.1 += last - first;
-    cpu / u32::try_from(threads).expect("a few threads")
+    let (mut cpu, mut calls, mut counted) = (Duration::ZERO, 0, 0);
+    let (mut all_cpu, mut all_calls) = (Duration::ZERO, 0);
+    for (t, timed) in by_thread.iter().enumerate() {
+        for (r, round) in timed.iter().enumerate() {
+            all_cpu += round.cpu;
+            all_calls += round.calls;
+            let concurrent = threads == 1
+                || by_thread
+                    .iter()
+                    .enumerate()
+                    .any(|(u, other)| u != t && round.overlapped_by(&other[r]));
+            if round.on_core() && concurrent {
+                cpu += round.cpu;
+                calls += round.calls;
+                counted += 1;
+            }
+        }
+    }
+    let mut seen = ROUNDS.lock().unwrap_or_else(PoisonError::into_inner);
+    seen.0 += rounds * count;
+    seen.1 += counted;
+    let (cpu, calls) = if calls > 0 {
+        (cpu, calls)
+    } else {
+        (all_cpu, all_calls)
+    };
+    #[allow(clippy::cast_precision_loss)]
+    Duration::from_secs_f64(cpu.as_secs_f64() / calls as f64 * iters as f64)
 }
 
-/// How many threads ran at once on average since the last call: thread CPU
-/// time over wall time (at most the number of cores).
-fn concurrency() -> f64 {
-    let mut spent = SPENT.lock().unwrap_or_else(PoisonError::into_inner);
-    let (cpu, wall) = std::mem::take(&mut *spent);
-    cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9)
+/// The share of the rounds counted since the last call, if any ran.
+fn counted_share() -> Option<f64> {
+    let mut seen = ROUNDS.lock().unwrap_or_else(PoisonError::into_inner);
+    let (all, counted) = std::mem::take(&mut *seen);
+    #[allow(clippy::cast_precision_loss)]
+    (all > 0).then(|| counted as f64 / all as f64)
 }
 
 /// `target/bench-contention.json`, from this executable's path
@@ -248,28 +337,34 @@ fn contention(c: &mut Criterion) {
     for f in [sizing_macro, sizing_prometheus, sizing_client] {
         let _ = f(7);
     }
-    let fns: [(&str, Sizing); 4] = [
+    let fns: [(&str, Sizing); 5] = [
         ("bare", work),
+        ("shared_atomic", shared_atomic),
         ("insa_metrics", sizing_macro),
         ("prometheus", sizing_prometheus),
         ("prometheus_client", sizing_client),
     ];
-    let mut ran_at_once = serde_json::Map::new();
+    let mut counted = serde_json::Map::new();
     let mut group = c.benchmark_group("contention");
     for threads in THREADS {
         for (name, f) in fns {
-            concurrency();
+            counted_share();
             group.bench_function(BenchmarkId::new(name, threads), |b| {
                 b.iter_custom(|iters| cpu_per_call(threads, iters, f));
             });
-            let at_once = concurrency();
-            println!("contention/{name}/{threads}: {at_once:.2} threads ran at once on average");
-            ran_at_once.insert(format!("{name}/{threads}"), at_once.into());
+            // None when the filter left this benchmark out.
+            if let Some(share) = counted_share() {
+                println!(
+                    "contention/{name}/{threads}: {:.0} % of the rounds counted",
+                    share * 100.0
+                );
+                counted.insert(format!("{name}/{threads}"), share.into());
+            }
         }
     }
     group.finish();
     if let Some(path) = results_path() {
-        let json = serde_json::Value::Object(ran_at_once);
+        let json = serde_json::Value::Object(counted);
         if let Err(error) = std::fs::write(&path, format!("{json:#}\n")) {
             eprintln!("could not write {}: {error}", path.display());
         }

@@ -3,11 +3,11 @@
 //! For each kind of series (a counter; a 13-bucket histogram) and each
 //! implementation (`insa_metrics`, `prometheus`, `prometheus_client`,
 //! `metrics` with `metrics-exporter-prometheus`), the benchmark re-executes
-//! itself (`--child KIND IMPL N`). The child builds the empty family, reads
-//! its resident set size from `/proc/self/statm`, records N series (one
-//! increment or one observation each, the label values of
-//! `benches/common/mod.rs`), reads it again, scrapes once, and reads it a
-//! third time. Freed memory is handed back to the kernel (`malloc_trim`)
+//! itself (`--child KIND IMPL N`). The child reads its resident set size
+//! from `/proc/self/statm`, builds the empty family (the collector with a
+//! cardinality limit of N), records N series (one increment or one
+//! observation each, the label values of `benches/common/mod.rs`), reads it
+//! again, scrapes once, and reads it a third time. Freed memory is handed back to the kernel (`malloc_trim`)
 //! before each reading, so the figures are what the series keep. The
 //! parent runs each measurement `--runs` times and prints (RSS after − RSS
 //! before) / N, median and range; `metrics` keeps histogram observations
@@ -104,8 +104,11 @@ fn resident_bytes() -> u64 {
 
 /// The child: prints `before built scraped text_bytes`.
 fn child(kind: Kind, name: &str, series: usize) {
-    let store = Store::new(name, kind, series);
+    // Read before the store exists, so that what it reserves up front for
+    // its series (its cardinality limit is `series`) counts too; an empty
+    // store is a few kB, nothing per series.
     let before = resident_bytes();
+    let store = Store::new(name, kind, series);
     for i in 0..series {
         store.record(kind, i);
     }

@@ -109,19 +109,27 @@ def memory():
             return f"{med(values):.0f} ({min(values):.0f}–{max(values):.0f})"
         return f"{med(values):.0f}"
 
-    for when, title in (("scraped", "after one scrape"), ("built", "after building, before any scrape")):
-        print(f"Resident bytes per series, {title} ({data['series']:,} series, median and range "
-              f"of {data['runs']} fresh processes):\n")
+    def table(title, cell_of, ratio_of):
+        print(title + "\n")
         print("| series | " + " | ".join(titles) + " | ratio vs prometheus-client |")
         print("|---|" + "---|" * (len(names) + 1))
         for kind in ("counter", "histogram"):
             by_name = data["results"].get(kind, {})
-            cells = [cell(by_name[n][when]) if n in by_name else "–" for n in names]
+            cells = [cell_of(by_name[n]) if n in by_name else "–" for n in names]
             r = "–"
             if "insa_metrics" in by_name and "prometheus_client" in by_name:
-                r = ratio(med(by_name["insa_metrics"][when]), med(by_name["prometheus_client"][when]))
+                r = ratio(ratio_of(by_name["insa_metrics"]), ratio_of(by_name["prometheus_client"]))
             print(f"| {kind} | " + " | ".join(cells) + f" | {r} |")
         print()
+
+    runs = f"{data['series']:,} series, median and range of {data['runs']} fresh processes"
+    table(f"Resident bytes per series, after one scrape ({runs}):",
+          lambda m: cell(m["scraped"]), lambda m: med(m["scraped"]))
+    table(f"Resident bytes per series, after building, before any scrape ({runs}):",
+          lambda m: cell(m["built"]), lambda m: med(m["built"]))
+    if all("blocks" in m for by_name in data["results"].values() for m in by_name.values()):
+        table("Heap blocks and heap bytes (as requested) per series, after one scrape:",
+              lambda m: f"{med(m['blocks']):.1f} / {med(m['heap']):.0f} B", lambda m: med(m["heap"]))
     return True
 
 

@@ -12,7 +12,9 @@
 //! parent runs each measurement `--runs` times and prints (RSS after − RSS
 //! before) / N, median and range; `metrics` keeps histogram observations
 //! raw until a scrape folds them into buckets, so its "after a scrape"
-//! column is the one to compare.
+//! column is the one to compare. A counting global allocator also gives
+//! the heap blocks and the heap bytes (as requested, without the
+//! allocator's overhead) that each series adds.
 //!
 //! ```sh
 //! cargo bench -p insa-metrics --bench memory -- --series 100000 --runs 3
@@ -20,15 +22,17 @@
 //! ```
 //!
 //! The results also go to `target/bench-memory.json` for the script.
-#![allow(unsafe_code)] // libc: sysconf and malloc_trim.
+#![allow(unsafe_code)] // libc: sysconf and malloc_trim; a counting allocator.
 
 #[allow(dead_code)]
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::env;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use common::{Kind, MetricsRs, Ours, Prometheus, PrometheusClient};
 
@@ -78,10 +82,78 @@ impl Store {
 struct Runs {
     kind: Kind,
     name: &'static str,
-    /// Bytes per series after building, one per run.
+    /// Resident bytes per series after building, one per run.
     built: Vec<f64>,
-    /// Bytes per series after a scrape, one per run.
+    /// Resident bytes per series after a scrape, one per run.
     scraped: Vec<f64>,
+    /// Heap blocks per series after a scrape, one per run.
+    blocks: Vec<f64>,
+    /// Heap bytes per series after a scrape, as requested, one per run.
+    heap: Vec<f64>,
+}
+
+/// The system allocator, counting the blocks and bytes live.
+struct Counting;
+
+static LIVE_BLOCKS: AtomicI64 = AtomicI64::new(0);
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+fn size(bytes: usize) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; the counters are
+// only statistics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(size(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(size(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(size(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(size(new_size) - size(layout.size()), Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// What the process holds at one moment.
+struct Held {
+    /// Resident bytes.
+    resident: u64,
+    /// Heap blocks live.
+    blocks: i64,
+    /// Heap bytes live, as requested (without the allocator's overhead).
+    heap: i64,
+}
+
+impl Held {
+    fn now() -> Held {
+        Held {
+            resident: resident_bytes(),
+            blocks: LIVE_BLOCKS.load(Ordering::Relaxed),
+            heap: LIVE_BYTES.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Resident bytes of this process, after handing freed memory back.
@@ -102,26 +174,40 @@ fn resident_bytes() -> u64 {
     pages * u64::try_from(page).expect("a page size")
 }
 
-/// The child: prints `before built scraped text_bytes`.
+/// The child: prints, after building and after a scrape, the resident
+/// bytes, heap blocks and heap bytes its series added.
 fn child(kind: Kind, name: &str, series: usize) {
     // Read before the store exists, so that what it reserves up front for
     // its series (its cardinality limit is `series`) counts too; an empty
     // store is a few kB, nothing per series.
-    let before = resident_bytes();
+    let before = Held::now();
     let store = Store::new(name, kind, series);
     for i in 0..series {
         store.record(kind, i);
     }
-    let built = resident_bytes();
+    let built = Held::now();
     let text = black_box(&store).scrape();
-    let scraped = resident_bytes();
-    println!("{before} {built} {scraped} {text}");
+    assert!(text > 0, "a scrape writes the series");
+    let scraped = Held::now();
+    for after in [built, scraped] {
+        print!(
+            "{} {} {} ",
+            i64::try_from(after.resident).unwrap_or(i64::MAX)
+                - i64::try_from(before.resident).unwrap_or(i64::MAX),
+            after.blocks - before.blocks,
+            after.heap - before.heap
+        );
+    }
+    println!();
     drop(black_box(store));
 }
 
-/// One measurement in a fresh process: bytes per series after building and
-/// after a scrape.
-fn measure(kind: Kind, name: &str, series: usize) -> (f64, f64) {
+/// Per series, after building and after a scrape: resident bytes, heap
+/// blocks, heap bytes.
+type PerSeries = [[f64; 3]; 2];
+
+/// One measurement in a fresh process.
+fn measure(kind: Kind, name: &str, series: usize) -> PerSeries {
     let output = Command::new(env::current_exe().expect("this executable"))
         .args(["--child", kind.name(), name, &series.to_string()])
         .output()
@@ -132,16 +218,15 @@ fn measure(kind: Kind, name: &str, series: usize) -> (f64, f64) {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let fields: Vec<u64> = stdout
+    #[allow(clippy::cast_precision_loss)]
+    let fields: Vec<f64> = stdout
         .split_whitespace()
-        .map(|field| field.parse().expect("a number"))
+        .map(|field| field.parse::<i64>().expect("a number") as f64 / series as f64)
         .collect();
-    let [before, built, scraped, _text] = fields[..] else {
+    let [a, b, c, d, e, f] = fields[..] else {
         panic!("unexpected child output {stdout:?}");
     };
-    #[allow(clippy::cast_precision_loss)]
-    let per_series = |after: u64| (after as f64 - before as f64) / series as f64;
-    (per_series(built), per_series(scraped))
+    [[a, b, c], [d, e, f]]
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -205,35 +290,46 @@ fn main() {
                 name,
                 built: Vec::new(),
                 scraped: Vec::new(),
+                blocks: Vec::new(),
+                heap: Vec::new(),
             })
         })
         .collect();
     for run in 0..runs {
         for entry in &mut results {
-            let (built, scraped) = measure(entry.kind, entry.name, series);
+            let [[built, ..], [scraped, blocks, heap]] = measure(entry.kind, entry.name, series);
             eprintln!(
-                "run {}: {} {}: {built:.0} B/series built, {scraped:.0} after a scrape",
+                "run {}: {} {}: {built:.0} resident B/series built, {scraped:.0} after a scrape, \
+                 {blocks:.1} heap blocks and {heap:.0} heap bytes",
                 run + 1,
                 entry.kind.name(),
                 entry.name
             );
             entry.built.push(built);
             entry.scraped.push(scraped);
+            entry.blocks.push(blocks);
+            entry.heap.push(heap);
         }
     }
 
     println!(
         "\nresident bytes per series, {series} series, median (range) of {runs} fresh processes\n"
     );
-    println!("| series | implementation | after building | after a scrape |");
-    println!("|---|---|---|---|");
+    println!(
+        "| series | implementation | resident, after building | resident, after a scrape \
+         | heap blocks | heap bytes |"
+    );
+    println!("|---|---|---|---|---|---|");
     for entry in &results {
+        let mut blocks = entry.blocks.clone();
         println!(
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {} |",
             entry.kind.name(),
             entry.name,
             cell(&entry.built),
-            cell(&entry.scraped)
+            cell(&entry.scraped),
+            median(&mut blocks),
+            cell(&entry.heap)
         );
     }
 
@@ -246,6 +342,8 @@ fn main() {
             by_name[entry.name] = serde_json::json!({
                 "built": entry.built,
                 "scraped": entry.scraped,
+                "blocks": entry.blocks,
+                "heap": entry.heap,
             });
         }
         let json = serde_json::json!({ "series": series, "runs": runs, "results": by_kind });

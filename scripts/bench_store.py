@@ -134,22 +134,30 @@ def memory():
 
 
 def contention():
+    """CPU per call over the counted rounds (target/bench-contention.json),
+    else criterion's median."""
     try:
-        counted = json.loads((TARGET / "bench-contention.json").read_text())
+        pooled = json.loads((TARGET / "bench-contention.json").read_text())
     except FileNotFoundError:
-        counted = {}
+        pooled = {}
 
-    def ran(name, threads):
-        value = counted.get(f"{name}/{threads}")
-        return "–" if value is None else f"{value * 100:.0f} %"
+    def cpu(name, threads):
+        entry = pooled.get(f"{name}/{threads}")
+        if isinstance(entry, dict) and entry.get("counted_calls"):
+            return entry["cpu_per_call_ns"]
+        return median_ns("contention", name, threads)
+
+    def counted(name, threads):
+        entry = pooled.get(f"{name}/{threads}")
+        return "–" if not isinstance(entry, dict) else f"{entry['counted'] * 100:.0f} %"
 
     rows = []
     for threads in THREADS:
-        bare = median_ns("contention", "bare", threads)
-        shared = median_ns("contention", "shared_atomic", threads)
-        ours = median_ns("contention", "insa_metrics", threads)
-        prom = median_ns("contention", "prometheus", threads)
-        client = median_ns("contention", "prometheus_client", threads)
+        bare = cpu("bare", threads)
+        shared = cpu("shared_atomic", threads)
+        ours = cpu("insa_metrics", threads)
+        prom = cpu("prometheus", threads)
+        client = cpu("prometheus_client", threads)
         if ours is None:
             continue
 
@@ -157,18 +165,19 @@ def contention():
             return None if x is None or bare is None else x - bare
 
         rows.append(
-            f"| {threads} | {duration(bare)} | {duration(shared)} | {duration(ours)} | {duration(prom)} | {duration(client)} "
-            f"| {ratio(ours, prom)} | {ratio(over(ours), over(prom))} | {ratio(ours, client)} "
-            f"| {ran('insa_metrics', threads)} / {ran('prometheus', threads)} / "
-            f"{ran('prometheus_client', threads)} |"
+            f"| {threads} | {duration(bare)} | {duration(shared)} | {duration(ours)} | {duration(prom)} "
+            f"| {duration(client)} | {ratio(ours, prom)} | {ratio(over(ours), over(prom))} "
+            f"| {ratio(ours, client)} | {counted('insa_metrics', threads)} / "
+            f"{counted('prometheus', threads)} / {counted('prometheus_client', threads)} |"
         )
     if not rows:
         return False
-    print("CPU time per call of one instrumented fn shared by N threads (thread CPU time, "
-          "summed over threads, over the calls of the rounds counted: those made on a core while "
-          "another thread made calls on the other; the overhead ratio subtracts the bare fn):\n")
-    print("| threads | bare fn | bare + one shared `fetch_add` | `#[track_request_metrics]` | `prometheus` by hand | prometheus-client by hand "
-          "| ratio vs `prometheus` | overhead ratio vs `prometheus` | ratio vs prometheus-client "
+    print("CPU time per call of one fn shared by N threads: thread CPU time summed over the threads, "
+          "over the calls of the rounds counted (made on a core while another thread made calls "
+          "on the other); the overhead ratio subtracts the bare fn:\n")
+    print("| threads | bare fn | bare + one shared `fetch_add` | `#[track_request_metrics]` "
+          "| `prometheus` by hand | prometheus-client by hand | ratio vs `prometheus` "
+          "| overhead ratio vs `prometheus` | ratio vs prometheus-client "
           "| rounds counted (ours / `prometheus` / prometheus-client) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -19,9 +19,12 @@
 //! more, another thread did too over most of it, are counted: the calls made
 //! while another thread was making them. With more threads than cores, the
 //! threads that run at the same time still bounce the series' cache lines.
-//! After each benchmark it prints the share of the rounds counted (also in
-//! `target/bench-contention.json`): a low share means the cores were busy
-//! with other work and the figure rests on fewer calls.
+//! Criterion's figure is per sample (a sample without any round counted
+//! falls back on all its rounds); after each benchmark it also prints the
+//! share of the rounds counted and the CPU time per call over the counted
+//! rounds of all its samples, which `scripts/bench_store.py` shows (from
+//! `target/bench-contention.json`). A low share means the cores were busy
+//! with other work.
 //!
 //! ```sh
 //! cargo bench -p insa-metrics --bench contention -- --warm-up-time 1 --measurement-time 3
@@ -204,9 +207,22 @@ fn thread_cpu() -> Duration {
     )
 }
 
-/// What the rounds of the last benchmark were: all of them, and those
-/// counted (see [`cpu_per_call`]).
-static ROUNDS: Mutex<(u64, u64)> = Mutex::new((0, 0));
+/// The rounds of the benchmark running, over all its samples (see
+/// [`cpu_per_call`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Pool {
+    rounds: u64,
+    counted: u64,
+    counted_cpu: Duration,
+    counted_calls: u64,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    rounds: 0,
+    counted: 0,
+    counted_cpu: Duration::ZERO,
+    counted_calls: 0,
+});
 
 /// Calls per thread in one round: about 70 µs instrumented, well under a
 /// time slice.
@@ -309,9 +325,11 @@ fn cpu_per_call(threads: usize, iters: u64, f: Sizing) -> Duration {
             }
         }
     }
-    let mut seen = ROUNDS.lock().unwrap_or_else(PoisonError::into_inner);
-    seen.0 += rounds * count;
-    seen.1 += counted;
+    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    pool.rounds += rounds * count;
+    pool.counted += counted;
+    pool.counted_cpu += cpu;
+    pool.counted_calls += calls;
     let (cpu, calls) = if calls > 0 {
         (cpu, calls)
     } else {
@@ -321,12 +339,11 @@ fn cpu_per_call(threads: usize, iters: u64, f: Sizing) -> Duration {
     Duration::from_secs_f64(cpu.as_secs_f64() / calls as f64 * iters as f64)
 }
 
-/// The share of the rounds counted since the last call, if any ran.
-fn counted_share() -> Option<f64> {
-    let mut seen = ROUNDS.lock().unwrap_or_else(PoisonError::into_inner);
-    let (all, counted) = std::mem::take(&mut *seen);
-    #[allow(clippy::cast_precision_loss)]
-    (all > 0).then(|| counted as f64 / all as f64)
+/// The rounds since the last call, if any ran.
+fn take_pool() -> Option<Pool> {
+    let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+    let taken = std::mem::take(&mut *pool);
+    (taken.rounds > 0).then_some(taken)
 }
 
 /// `target/bench-contention.json`, from this executable's path
@@ -352,17 +369,30 @@ fn contention(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention");
     for threads in THREADS {
         for (name, f) in fns {
-            counted_share();
+            take_pool();
             group.bench_function(BenchmarkId::new(name, threads), |b| {
                 b.iter_custom(|iters| cpu_per_call(threads, iters, f));
             });
             // None when the filter left this benchmark out.
-            if let Some(share) = counted_share() {
+            if let Some(pool) = take_pool() {
+                #[allow(clippy::cast_precision_loss)]
+                let share = pool.counted as f64 / pool.rounds as f64;
+                #[allow(clippy::cast_precision_loss)]
+                let per_call =
+                    pool.counted_cpu.as_nanos() as f64 / pool.counted_calls.max(1) as f64;
                 println!(
-                    "contention/{name}/{threads}: {:.0} % of the rounds counted",
+                    "contention/{name}/{threads}: {:.1} % of the rounds counted, \
+                     {per_call:.1} ns per call over them",
                     share * 100.0
                 );
-                counted.insert(format!("{name}/{threads}"), share.into());
+                counted.insert(
+                    format!("{name}/{threads}"),
+                    serde_json::json!({
+                        "counted": share,
+                        "counted_calls": pool.counted_calls,
+                        "cpu_per_call_ns": per_call,
+                    }),
+                );
             }
         }
     }

@@ -1,23 +1,44 @@
-//! The cost of one scrape: `get_metrics_text()` against the `prometheus`
-//! crate's `TextEncoder` on the same registry, for the catalogue with a
-//! realistic number of series and for 10,000 series.
+//! The cost of one scrape, side by side with the peers in one run.
+//!
+//! - `catalogue`: the series the `crm_backend` demo produces, as
+//!   `get_metrics_text()` serves them, against `prometheus`' `TextEncoder`
+//!   over the same registry (the collector registered on it with
+//!   `CollectorBuilder::registry`).
+//! - `scrape_counter` and `scrape_histogram`: 200, 10,000 and 100,000 series
+//!   of `insa_database_operations_total{operation,table}` and of
+//!   `insa_database_operation_duration_seconds{operation,table}` (13 buckets),
+//!   the same label values and observations in each: `encode_text()`
+//!   (`insa_metrics`), `TextEncoder` over `Registry::gather()` with the
+//!   vectors built directly (`prometheus`), and prometheus-client's text
+//!   encoder over a `Family` (`prometheus_client`). The peers also hold the
+//!   families an empty collector already shows (its self-metrics and
+//!   label-less families, read from its own text), so all three write the
+//!   same samples; the output of `prometheus` is then byte for byte the
+//!   collector's.
 //!
 //! ```sh
-//! cargo bench --bench scrape
+//! cargo bench -p insa-metrics --bench scrape -- --warm-up-time 1 --measurement-time 3
+//! python3 scripts/bench_store.py
 //! ```
+
+#[allow(dead_code)]
+mod common;
 
 use std::hint::black_box;
 use std::io::Write as _;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use common::{Kind, Ours, Prometheus, PrometheusClient, samples};
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use insa_metrics::{
     AgentType, CircuitState, MetricsCollector, ReplayStatus, RequestStatus, get_metrics_text,
-    metrics,
 };
 use prometheus::{Encoder, TextEncoder};
+
+/// Series per family in the side-by-side groups.
+const SIZES: [usize; 3] = [200, 10_000, 100_000];
 
 const AGENTS: [AgentType; 3] = [AgentType::Sizing, AgentType::Crm, AgentType::Orchestrator];
 const STATUSES: [RequestStatus; 4] = [
@@ -101,69 +122,101 @@ fn gzip(text: &str) -> Vec<u8> {
     encoder.finish().expect("gzip")
 }
 
-fn series(text: &str) -> usize {
-    text.lines().filter(|line| !line.starts_with('#')).count()
-}
-
-fn scrape(c: &mut Criterion) {
-    // The catalogue: the global collector, as `get_metrics_text()` serves it
-    // (no process metrics, so both encoders see the same registry state).
+/// The demo's series on the global collector, registered on a registry of
+/// our own so that `TextEncoder` encodes the same families.
+fn catalogue(c: &mut Criterion) {
+    let registry = prometheus::Registry::new();
     let global = MetricsCollector::builder()
+        .registry(registry.clone())
         .process_metrics(false)
         .install()
         .expect("the first collector");
     record_platform_workload(global);
     let text = get_metrics_text();
-    assert_eq!(text.as_bytes(), text_encoder(metrics().registry()));
     println!(
-        "catalogue: {} series, {} bytes, {} bytes gzipped",
-        series(&text),
+        "catalogue: {} series, {} bytes, {} bytes gzipped, identical to TextEncoder: {}",
+        samples(&text),
         text.len(),
-        gzip(&text).len()
+        gzip(&text).len(),
+        text.as_bytes() == text_encoder(&registry).as_slice()
     );
     let mut group = c.benchmark_group("catalogue");
     group.bench_function("get_metrics_text", |b| b.iter(get_metrics_text));
     group.bench_function("prometheus_TextEncoder", |b| {
-        b.iter(|| text_encoder(black_box(metrics().registry())))
-    });
-    group.bench_function("gather_only", |b| {
-        b.iter(|| black_box(metrics().registry()).gather())
+        b.iter(|| text_encoder(black_box(&registry)))
     });
     group.bench_function("get_metrics_text+gzip", |b| {
         b.iter(|| gzip(&get_metrics_text()))
     });
     group.finish();
+}
 
-    // 10,000 series: 100 operations × 100 tables on its own registry.
-    let big = MetricsCollector::builder()
-        .process_metrics(false)
-        .cardinality_limit(10_000)
-        .build()
-        .expect("a collector");
-    for operation in 0..100 {
-        for table in 0..100 {
-            big.record_database_operation(format!("op_{operation}"), format!("table_{table}"));
+/// `series` series of `kind` in each implementation, and one scrape of each.
+fn side_by_side(c: &mut Criterion, kind: Kind) {
+    let fixed = common::fixed_families();
+    let mut group = c.benchmark_group(format!("scrape_{}", kind.name()));
+    for series in SIZES {
+        let ours = Ours::new(series);
+        let prometheus = Prometheus::new(kind, &fixed);
+        let client = PrometheusClient::new(kind, &fixed);
+        for i in 0..series {
+            ours.record(kind, i);
+            prometheus.record(kind, i);
+            client.record(kind, i);
+        }
+        // Each encoder starts from a buffer of the size of its output, as
+        // `encode_text()` does from the size of its last one.
+        let text = ours.scrape();
+        let prometheus_len = prometheus.scrape(0).len();
+        let client_text = client.scrape(0);
+        let client_len = client_text.len();
+        let prometheus_text = String::from_utf8(prometheus.scrape(prometheus_len)).expect("utf-8");
+        println!(
+            "{} x{series}: samples {} / {} / {} (insa_metrics / prometheus / prometheus_client), \
+             bytes {} / {} / {}, insa_metrics identical to TextEncoder: {}",
+            kind.name(),
+            samples(&text),
+            samples(&prometheus_text),
+            samples(&client_text),
+            text.len(),
+            prometheus_len,
+            client_len,
+            text == prometheus_text,
+        );
+        drop((text, client_text));
+        if series >= 10_000 {
+            group.sampling_mode(SamplingMode::Flat);
+            group.sample_size(10);
+        } else {
+            group.sampling_mode(SamplingMode::Auto);
+            group.sample_size(50);
+        }
+        group.bench_function(BenchmarkId::new("insa_metrics", series), |b| {
+            b.iter(|| black_box(&ours).scrape())
+        });
+        group.bench_function(BenchmarkId::new("prometheus", series), |b| {
+            b.iter(|| black_box(&prometheus).scrape(prometheus_len))
+        });
+        group.bench_function(BenchmarkId::new("prometheus_client", series), |b| {
+            b.iter(|| black_box(&client).scrape(client_len))
+        });
+        // A store that dropped idle series while it was measured would have
+        // written less than the peers.
+        let after = samples(&ours.scrape());
+        if after != samples(&prometheus_text) {
+            println!("WARNING: insa_metrics now writes {after} samples, not the peers' count");
         }
     }
-    let text = big.encode_text();
-    assert_eq!(text.as_bytes(), text_encoder(big.registry()));
-    println!(
-        "10k: {} series, {} bytes, {} bytes gzipped",
-        series(&text),
-        text.len(),
-        gzip(&text).len()
-    );
-    let mut group = c.benchmark_group("10k_series");
-    group.sample_size(20);
-    group.bench_function("get_metrics_text", |b| b.iter(|| big.encode_text()));
-    group.bench_function("prometheus_TextEncoder", |b| {
-        b.iter(|| text_encoder(black_box(big.registry())))
-    });
-    group.bench_function("gather_only", |b| {
-        b.iter(|| black_box(big.registry()).gather())
-    });
     group.finish();
 }
 
-criterion_group!(benches, scrape);
+fn counters(c: &mut Criterion) {
+    side_by_side(c, Kind::Counter);
+}
+
+fn histograms(c: &mut Criterion) {
+    side_by_side(c, Kind::Histogram);
+}
+
+criterion_group!(benches, catalogue, counters, histograms);
 criterion_main!(benches);

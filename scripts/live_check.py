@@ -479,7 +479,7 @@ def check_single(binary, workdir):
     # discovered and would wait a minute for its next chance.
     url = start_prometheus(workdir, "prometheus",
                            lambda d, addr: test_config(d, addr, [([backend], REGION)], alertmanagers=[am]),
-                           ["--rules.alert.resend-delay=2s"])
+                           ["--rules.alert.resend-delay=2s", "--enable-feature=exemplar-storage"])
 
     if wait_for("the target to be up through file_sd", lambda: targets_up(url, 1), 30):
         log(f"target up, discovered through file_sd, environment={ENVIRONMENT}, region={REGION}")
@@ -495,6 +495,7 @@ def check_single(binary, workdir):
     rules_healthy(url)
     panels_return_data(url)
     variables_list_values(url)
+    trace_linked_exemplars(url, started)
     if wait_for("Prometheus to discover the Alertmanager",
                 lambda: query(url, "prometheus_notifications_alertmanagers_discovered == 1"), 30):
         log("Prometheus sends to the Alertmanager (discovered through targets/alertmanagers.yml)")
@@ -524,6 +525,41 @@ def check_single(binary, workdir):
         fail("a warning alert reached the pager webhook")
     check_inhibitions(am, receiver)
     stop_all()
+
+
+# The exemplar label names and forms the OpenMetrics exposition promises.
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def trace_linked_exemplars(url, started):
+    """Prometheus (exemplar storage on, scraping OpenMetrics) keeps the
+    exemplars of the request-duration histogram: each links to a trace of the
+    backend's tracer, and its value lies in its bucket."""
+    def exemplars():
+        data = api(url, "query_exemplars", query="insa_agent_request_duration_seconds_bucket",
+                   start=f"{started - 60:.3f}", end=f"{time.time() + 60:.3f}")
+        return [(series["seriesLabels"], e) for series in data for e in series["exemplars"]]
+    # The CRM agent's breaker is held open here: its requests are refused
+    # before they run, with no duration and so no exemplar.
+    if not wait_for("trace-linked exemplars of insa_agent_request_duration_seconds{agent_type=\"sizing_agent\"}",
+                    lambda: [x for x in exemplars() if x[0].get("agent_type") == "sizing_agent"], 30):
+        return
+    found = exemplars()
+    traces = set()
+    for labels, exemplar in found:
+        ids = exemplar["labels"]
+        if set(ids) != {"trace_id", "span_id"} or not TRACE_ID.match(ids["trace_id"]) \
+                or not SPAN_ID.match(ids["span_id"]):
+            fail(f"exemplar without a trace context: {labels} {exemplar}")
+        le, value = float(labels["le"]), float(exemplar["value"])
+        if value > le:
+            fail(f"exemplar value {value} above its bucket le={le}: {labels}")
+        traces.add(ids["trace_id"])
+    if len(traces) < 2:
+        fail(f"the exemplars name {len(traces)} trace(s): every request should be a trace of its own")
+    log(f"{len(found)} exemplars of insa_agent_request_duration_seconds_bucket in Prometheus, "
+        f"{len(traces)} traces, every value within its bucket")
 
 
 def check_inhibitions(am, receiver):

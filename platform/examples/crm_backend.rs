@@ -22,11 +22,27 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The agents run inside traced spans: the latency histograms' exemplars
+    // link to their traces.
+    let tracer = match insa_platform::tracer::install() {
+        Ok(tracer) => tracer,
+        Err(error) => {
+            eprintln!("crm_backend: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     initialize_metrics(env!("CARGO_PKG_VERSION"), &args.environment);
     let addr = match start_metrics_server(args.port) {
         Ok(addr) => addr,
         Err(error) => {
-            eprintln!("crm_backend: {error}");
+            // The whole chain: "cannot bind 127.0.0.1:9091: Address in use".
+            let mut message = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                message.push_str(&format!(": {inner}"));
+                cause = inner.source();
+            }
+            eprintln!("crm_backend: {message}");
             return ExitCode::FAILURE;
         }
     };
@@ -59,6 +75,7 @@ async fn main() -> ExitCode {
         }
     }
     stop_metrics_server();
+    let _ = tracer.shutdown();
     ExitCode::SUCCESS
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use insa_metrics::{ClassifyError, track_message_processing};
 use tokio::sync::oneshot;
+use tracing::Instrument as _;
 
 use crate::bus::{Inbox, MessageBus};
 use crate::crm::{CRM_AGENT, CrmAgent};
@@ -23,11 +24,10 @@ pub async fn serve_sizing(
     bus: MessageBus<Message>,
 ) {
     while let Some(envelope) = inbox.recv().await {
-        tokio::spawn(handle_sizing_message(
-            envelope.body,
-            worker.clone(),
-            bus.clone(),
-        ));
+        let span = envelope.process_span();
+        tokio::spawn(
+            handle_sizing_message(envelope.body, worker.clone(), bus.clone()).instrument(span),
+        );
     }
 }
 
@@ -74,7 +74,8 @@ impl CrmEndpoint {
     /// Serves the CRM agent's inbox until it closes.
     pub async fn serve(self, mut inbox: Inbox<Message>) {
         while let Some(envelope) = inbox.recv().await {
-            tokio::spawn(self.clone().handle(envelope.body));
+            let span = envelope.process_span();
+            tokio::spawn(self.clone().handle(envelope.body).instrument(span));
         }
     }
 

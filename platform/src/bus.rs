@@ -22,6 +22,24 @@ pub struct Envelope<M> {
     pub to: &'static str,
     /// The message.
     pub body: M,
+    /// The sender's span: the recipient handles the message in a child of it,
+    /// so one trace follows a request across agents.
+    pub span: tracing::Span,
+}
+
+impl<M> Envelope<M> {
+    /// The span the recipient handles the message in: a child of the
+    /// sender's.
+    #[must_use]
+    pub fn process_span(&self) -> tracing::Span {
+        tracing::info_span!(
+            parent: &self.span,
+            "process",
+            otel.name = self.to,
+            from_agent = self.from,
+            to_agent = self.to,
+        )
+    }
 }
 
 /// A message the bus could not deliver: no such agent, or its inbox closed.
@@ -102,7 +120,12 @@ impl<M: BusMessage> MessageBus<M> {
         to: &'static str,
         body: M,
     ) -> Result<(), Undeliverable<M>> {
-        let envelope = Envelope { from, to, body };
+        let envelope = Envelope {
+            from,
+            to,
+            body,
+            span: tracing::Span::current(),
+        };
         let route = self
             .routes
             .read()

@@ -16,6 +16,7 @@ pub mod retry;
 pub mod rng;
 pub mod session;
 pub mod sizing;
+pub mod tracer;
 pub mod users;
 pub mod worker;
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use insa_metrics::track_message_processing;
 use tokio::sync::oneshot;
+use tracing::Instrument as _;
 
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::bus::{Inbox, MessageBus};
@@ -124,7 +125,8 @@ impl Orchestrator {
     pub async fn serve(self: Arc<Self>, mut inbox: Inbox<Message>) {
         while let Some(envelope) = inbox.recv().await {
             let this = Arc::clone(&self);
-            tokio::spawn(async move { this.handle(envelope.body).await });
+            let span = envelope.process_span();
+            tokio::spawn(async move { this.handle(envelope.body).await }.instrument(span));
         }
     }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
+use tracing::Instrument as _;
 
 use crate::bus::MessageBus;
 use crate::crm::CrmTask;
@@ -11,7 +12,7 @@ use crate::database::{DEALS, Database, DealStage};
 use crate::message::{GATEWAY, Message, UserRequest};
 use crate::orchestrator::ORCHESTRATOR;
 use crate::rng::Rng;
-use crate::session::{CleanupReason, SessionManager};
+use crate::session::{CleanupReason, SessionId, SessionManager};
 use crate::sizing::SizingTask;
 
 /// What the simulated users do.
@@ -69,7 +70,16 @@ impl Gateway {
     async fn one_session(&self, rng: &mut Rng, shutdown: &watch::Receiver<bool>) {
         let session_type = if rng.chance(0.7) { "web" } else { "api" };
         let user_id = rng.range(1, 500);
-        if self.db.select_user(user_id).await.is_err() {
+        // Each login and each request is a trace of its own, as a front
+        // end's HTTP requests would be.
+        let login = tracing::info_span!("login", session_type);
+        if self
+            .db
+            .select_user(user_id)
+            .instrument(login)
+            .await
+            .is_err()
+        {
             // The login failed: the user tries again a little later.
             tokio::time::sleep(Duration::from_millis(200)).await;
             return;
@@ -80,22 +90,22 @@ impl Gateway {
                 return;
             }
             let request = random_request(rng);
-            let (reply, answer) = oneshot::channel();
-            let message = Message::User {
-                session,
-                request,
-                reply,
-            };
-            if self.bus.send(GATEWAY, ORCHESTRATOR, message).await.is_err() {
-                return;
-            }
             let patience = if rng.chance(self.config.impatient) {
                 Duration::from_millis(rng.range(100, 600))
             } else {
                 Duration::from_secs(15)
             };
-            if let Ok(Ok(_)) = tokio::time::timeout(patience, answer).await {
-                self.sessions.message(session, Instant::now());
+            let span = tracing::info_span!("user_request", session_type);
+            match self
+                .request(session, request, patience)
+                .instrument(span)
+                .await
+            {
+                None => return,
+                Some(true) => {
+                    self.sessions.message(session, Instant::now());
+                }
+                Some(false) => {}
             }
             let think = rng.latency(self.config.think_time, 0.5, Duration::from_secs(3));
             tokio::time::sleep(think).await;
@@ -104,6 +114,31 @@ impl Gateway {
             self.sessions
                 .end(session, CleanupReason::Logout, Instant::now());
         }
+    }
+}
+
+impl Gateway {
+    /// Sends one request to the orchestrator and waits for the answer at
+    /// most `patience`: whether it came, `None` if the orchestrator is gone.
+    async fn request(
+        &self,
+        session: SessionId,
+        request: UserRequest,
+        patience: Duration,
+    ) -> Option<bool> {
+        let (reply, answer) = oneshot::channel();
+        let message = Message::User {
+            session,
+            request,
+            reply,
+        };
+        if self.bus.send(GATEWAY, ORCHESTRATOR, message).await.is_err() {
+            return None;
+        }
+        Some(matches!(
+            tokio::time::timeout(patience, answer).await,
+            Ok(Ok(_))
+        ))
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use insa_metrics::metrics;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::error::WorkerError;
 
@@ -70,6 +71,8 @@ type Reply<H> = oneshot::Sender<Result<<H as Handler>::Output, WorkerError>>;
 struct Job<H: Handler> {
     task: H::Task,
     reply: Reply<H>,
+    /// The submitter's span: the task runs in a child of it.
+    span: tracing::Span,
 }
 
 /// The handle to a running worker: submit tasks, dropping the answer's
@@ -127,7 +130,11 @@ impl<H: Handler> Worker<H> {
     pub async fn submit(&self, task: H::Task) -> Result<H::Output, WorkerError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job { task, reply })
+            .send(Job {
+                task,
+                reply,
+                span: tracing::Span::current(),
+            })
             .await
             .map_err(|_| WorkerError::Unavailable)?;
         publish_queue(self.config.name, self.queued());
@@ -156,10 +163,14 @@ impl<H: Handler> Supervisor<H> {
             };
             let handler = Arc::clone(&self.handler);
             let failures = Arc::clone(&self.failures);
-            tokio::spawn(async move {
-                run_job(&*handler, job, &failures).await;
-                drop(slot);
-            });
+            let span = tracing::info_span!(parent: &job.span, "task", otel.name = config.name);
+            tokio::spawn(
+                async move {
+                    run_job(&*handler, job, &failures).await;
+                    drop(slot);
+                }
+                .instrument(span),
+            );
             processed += 1;
             let reason = if self.failures.load(Ordering::Acquire) >= config.failure_limit {
                 Some(RestartReason::HealthCheck)
@@ -203,7 +214,9 @@ impl<H: Handler> Supervisor<H> {
 /// Runs one task unless its submitter went away first (then the task's
 /// future is dropped: a cancellation).
 async fn run_job<H: Handler>(handler: &H, job: Job<H>, failures: &AtomicU32) {
-    let Job { task, mut reply } = job;
+    let Job {
+        task, mut reply, ..
+    } = job;
     let result = tokio::select! {
         result = handler.process(task) => result,
         () = reply.closed() => return,

@@ -49,15 +49,14 @@ async fn round_trip() -> anyhow::Result<()> {
     assert_eq!(response.text(), text);
     assert!(text.contains(r#"insa_cache_hits_total{cache_type="orchestrator"} 1"#));
 
-    // HEAD: the headers of a GET, without the body; the body is not even
-    // encoded, so there is no Content-Length (RFC 9110 allows omitting it).
+    // HEAD: the status and headers of a GET, its Content-Length included,
+    // without the body.
     let head = request(addr, Method::HEAD, "/metrics", &[]).await?;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
-    for name in ["content-type", "vary", "content-encoding"] {
+    for name in ["content-type", "vary", "content-encoding", "content-length"] {
         assert_eq!(head.header(name), response.header(name), "{name}");
     }
-    assert_eq!(head.header("content-length"), None);
     assert_eq!(
         response.header("content-length"),
         Some(text.len().to_string().as_str())
@@ -284,6 +283,16 @@ async fn a_panicking_collector_is_a_500_not_an_empty_200() -> anyhow::Result<()>
             Some("text/plain; charset=utf-8")
         );
         assert!(response.text().contains("panicked"), "{}", response.text());
+        // A HEAD (a load balancer's health check) is told the same.
+        let head = request(
+            addr,
+            Method::HEAD,
+            "/metrics",
+            &[("accept-encoding", accept_encoding)],
+        )
+        .await?;
+        assert_eq!(head.status, 500, "HEAD, {accept_encoding}");
+        assert!(head.body.is_empty());
     }
     // The server lives on: the next request is served.
     assert_eq!(get(addr, "/other").await?.status, 404);

@@ -93,17 +93,16 @@ impl Endpoint {
             }
         };
         let representation = negotiate(request.headers());
-        // A HEAD gets the headers of a GET without paying for the body: no
-        // encoding, no gzip, and so no Content-Length (RFC 9110 §9.3.2 lets a
-        // HEAD omit what only generating the content would tell).
-        let mut response = if head {
-            Response::new(Full::new(Bytes::new()))
-        } else {
-            match self.render(representation).await {
-                Ok(body) => with_length(body),
-                Err(error) => return error.response(),
-            }
+        // A HEAD gets what a GET would, status and Content-Length included,
+        // without the body: a health check that sends HEAD sees a scrape
+        // that fails as a 500, not as a 200 (RFC 9110 §9.3.2).
+        let mut response = match self.render(representation).await {
+            Ok(body) => with_length(body),
+            Err(error) => return error.response(),
         };
+        if head {
+            *response.body_mut() = Full::new(Bytes::new());
+        }
         let headers = response.headers_mut();
         headers.insert(
             CONTENT_TYPE,

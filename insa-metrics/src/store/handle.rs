@@ -68,7 +68,9 @@ impl HistogramHandle {
     }
 
     /// Observes `value` (in the recorded unit); returns its bucket's cell.
-    #[inline]
+    /// Always inlined: called once per record, on the hot path (left to
+    /// itself the compiler made it a call, ~10 instructions of 200 per call).
+    #[inline(always)]
     pub(crate) fn observe_in(&self, stripe: usize, value: u64) -> usize {
         let bucket = self.buckets.index(value);
         self.cells.add_in(stripe, bucket, 1);

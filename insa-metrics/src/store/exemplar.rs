@@ -27,10 +27,11 @@ pub(crate) struct Exemplar {
 struct Slot {
     /// Even when stable, odd while a writer is in; 0 until the first write.
     version: AtomicU64,
-    /// When the slot was last due (a raw clock reading), written even when
-    /// no trace context was found, so the context is looked for at most once
-    /// per interval.
-    checked: AtomicU64,
+    /// The clock reading (raw) from which the slot is due again: 0 until
+    /// its first check, then that check's reading plus the interval. Written
+    /// even when no trace context was found, so the context is looked for at
+    /// most once per interval; the hot path only compares with it.
+    next_due: AtomicU64,
     trace_high: AtomicU64,
     trace_low: AtomicU64,
     span: AtomicU64,
@@ -51,19 +52,33 @@ impl Exemplars {
         }
     }
 
-    /// Whether slot `i` may take an exemplar at `now`: its last check is
-    /// `interval` ticks old (or there was none). Marks it checked when due.
+    /// Whether slot `i` is due at `now`: one load and a compare, what a call
+    /// without a trace context pays.
+    #[inline]
+    fn is_due(&self, i: usize, now: u64) -> bool {
+        self.slots
+            .get(i)
+            .is_some_and(|slot| now >= slot.next_due.load(Ordering::Relaxed))
+    }
+
+    /// Marks slot `i` checked at `now`: due again `interval` ticks later.
+    fn checked(&self, i: usize, now: u64, interval: u64) {
+        if let Some(slot) = self.slots.get(i) {
+            slot.next_due
+                .store(now.saturating_add(interval), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether slot `i` may take an exemplar at `now`: `interval` ticks have
+    /// passed since its last check (or there was none). Marks it checked
+    /// when due.
     #[inline]
     pub(crate) fn due(&self, i: usize, now: u64, interval: u64) -> bool {
-        let Some(slot) = self.slots.get(i) else {
-            return false;
-        };
-        let checked = slot.checked.load(Ordering::Relaxed);
-        if checked != 0 && now.wrapping_sub(checked) < interval {
-            return false;
+        let due = self.is_due(i, now);
+        if due {
+            self.checked(i, now, interval);
         }
-        slot.checked.store(now.max(1), Ordering::Relaxed);
-        true
+        due
     }
 
     /// Offers slot `i` an observation of `value` at `now`: when the slot is
@@ -77,8 +92,8 @@ impl Exemplars {
         now: u64,
         interval: u64,
     ) -> Option<TraceContext> {
-        if self.due(i, now, interval) {
-            self.offer_due(i, value, now)
+        if self.is_due(i, now) {
+            self.offer_due(i, value, now, interval)
         } else {
             None
         }
@@ -87,7 +102,8 @@ impl Exemplars {
     /// The slow part of [`offer`](Self::offer), at most once per interval.
     #[cold]
     #[inline(never)]
-    fn offer_due(&self, i: usize, value: u64, now: u64) -> Option<TraceContext> {
+    fn offer_due(&self, i: usize, value: u64, now: u64, interval: u64) -> Option<TraceContext> {
+        self.checked(i, now, interval);
         let trace = TraceContext::current()?;
         self.write(
             i,

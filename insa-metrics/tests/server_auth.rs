@@ -9,21 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use insa_metrics::{MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::OTHER_HOST;
+use insa_metrics::MetricsServer;
 use support::attack::Attack;
-
-fn start(builder: MetricsServerBuilder) -> ServerHandle {
-    let (registry, collector) = support::own_collector();
-    collector.record_cache_hit("orchestrator");
-    builder
-        .port(0)
-        .registry(registry)
-        .build()
-        .unwrap()
-        .start()
-        .unwrap()
-}
+use support::{OTHER_HOST, start_server};
 
 fn basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
@@ -61,7 +49,7 @@ async fn a_flood_of_wrong_passwords_from_one_peer_does_not_starve_new_clients_of
     for (user, password) in &users {
         builder = builder.basic_auth_user(user, bcrypt::hash(password, 6).unwrap());
     }
-    let server = start(builder);
+    let server = start_server(builder);
     let addr = server.local_addr();
     let flood = Attack::launch(16, |connected| wrong_passwords(addr, connected));
     flood.wait_connected().await;
@@ -119,7 +107,7 @@ fn flood(addr: SocketAddr, count: usize) -> Vec<tokio::task::JoinHandle<u16>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_wrong_passwords_does_not_hold_up_a_known_client() {
     let hash = bcrypt::hash("s3cret", 8).unwrap();
-    let server = start(MetricsServer::builder().basic_auth_user("prometheus", hash));
+    let server = start_server(MetricsServer::builder().basic_auth_user("prometheus", hash));
     let addr = server.local_addr();
     let good = basic("prometheus", "s3cret");
     assert_eq!(scrape_as(addr, &good).await.status, 200);
@@ -150,7 +138,7 @@ async fn a_flood_of_wrong_passwords_cannot_queue_ahead_of_a_new_client() {
     // The flood and the client come from one peer here, with room for all
     // their connections: what is tested is the bcrypt queue (the per-peer
     // budgets are tested in server_fairness.rs).
-    let server = start(
+    let server = start_server(
         MetricsServer::builder()
             .basic_auth_user("prometheus", hash)
             .max_connections_per_peer(64),

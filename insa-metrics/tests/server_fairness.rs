@@ -14,23 +14,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use insa_metrics::{MetricsServer, MetricsServerBuilder, ServerHandle};
+use insa_metrics::MetricsServer;
 use support::attack::{Attack, hostile_connection};
-use support::{OTHER_HOST, connect_from, get};
+use support::{OTHER_HOST, connect_from, get, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn start(builder: MetricsServerBuilder) -> ServerHandle {
-    let (registry, collector) = support::own_collector();
-    collector.record_cache_hit("orchestrator");
-    builder
-        .port(0)
-        .registry(registry)
-        .build()
-        .unwrap()
-        .start()
-        .unwrap()
-}
 
 /// Slowloris: a request head that never ends, one byte a second; when the
 /// server closes the connection, another one at once.
@@ -154,7 +142,7 @@ const SCRAPES: usize = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_slowloris_from_one_peer_does_not_lock_out_another() {
-    let server = start(MetricsServer::builder());
+    let server = start_server(MetricsServer::builder());
     let addr = server.local_addr();
     let attack = Attack::launch(ATTACKERS, |connected| slowloris(addr, connected));
     attack.wait_connected().await;
@@ -167,7 +155,7 @@ async fn reconnecting_slowloris_from_one_peer_does_not_lock_out_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_hogs_from_one_peer_do_not_lock_out_another() {
-    let server = start(MetricsServer::builder());
+    let server = start_server(MetricsServer::builder());
     let addr = server.local_addr();
     let every = Duration::from_secs(8);
     let attack = Attack::launch(ATTACKERS, |connected| {
@@ -183,7 +171,7 @@ async fn keep_alive_hogs_from_one_peer_do_not_lock_out_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_flood_from_one_peer_does_not_lock_out_another() {
-    let server = start(MetricsServer::builder());
+    let server = start_server(MetricsServer::builder());
     let addr = server.local_addr();
     let attack = Attack::launch(256, |connected| {
         keep_alive_hog(addr, Duration::ZERO, connected)
@@ -258,7 +246,7 @@ async fn hold(addr: SocketAddr, source: std::net::IpAddr, count: usize) -> Vec<T
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_per_peer_limit_a_503_is_delivered_and_others_are_served() {
     const PER_PEER: usize = 3;
-    let server = start(MetricsServer::builder().max_connections_per_peer(PER_PEER));
+    let server = start_server(MetricsServer::builder().max_connections_per_peer(PER_PEER));
     let addr = server.local_addr();
     let held = hold(addr, OTHER_HOST, PER_PEER).await;
     for _ in 0..20 {
@@ -273,7 +261,7 @@ async fn beyond_the_per_peer_limit_a_503_is_delivered_and_others_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_the_connection_cap_a_503_is_delivered() {
     const CAP: usize = 4;
-    let server = start(MetricsServer::builder().max_connections(CAP));
+    let server = start_server(MetricsServer::builder().max_connections(CAP));
     let addr = server.local_addr();
     let held = hold(addr, OTHER_HOST, 2).await;
     let held_too = hold(addr, support::LOCALHOST, 2).await;
@@ -287,7 +275,7 @@ async fn beyond_the_connection_cap_a_503_is_delivered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_well_before_its_deadline() {
     let idle = Duration::from_secs(1);
-    let server = start(
+    let server = start_server(
         MetricsServer::builder()
             .keep_alive_timeout(idle)
             .connection_deadline(Duration::from_secs(60)),
@@ -309,7 +297,7 @@ async fn an_idle_keep_alive_connection_is_closed_well_before_its_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_serves_at_most_the_request_cap() {
     const CAP: usize = 5;
-    let server = start(MetricsServer::builder().max_requests_per_connection(CAP));
+    let server = start_server(MetricsServer::builder().max_requests_per_connection(CAP));
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut answered = 0;
     let mut buf = vec![0u8; 64 * 1024];

@@ -300,24 +300,6 @@ async fn a_panicking_collector_is_a_500_not_an_empty_200() -> anyhow::Result<()>
     Ok(())
 }
 
-/// A collector whose family no exposition format can carry (untyped).
-#[derive(Debug)]
-struct Untyped(prometheus::core::Desc);
-
-impl prometheus::core::Collector for Untyped {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        vec![&self.0]
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        let mut family = prometheus::proto::MetricFamily::default();
-        family.set_name("insa_test_untyped".into());
-        family.set_field_type(prometheus::proto::MetricType::UNTYPED);
-        family.set_metric(vec![prometheus::proto::Metric::default()]);
-        vec![family]
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_that_cannot_be_encoded_is_a_500() -> anyhow::Result<()> {
     for with_collector in [false, true] {
@@ -332,7 +314,7 @@ async fn a_registry_that_cannot_be_encoded_is_a_500() -> anyhow::Result<()> {
             Vec::new(),
             Default::default(),
         )?;
-        registry.register(Box::new(Untyped(desc)))?;
+        registry.register(Box::new(support::Untyped(desc)))?;
         let server = MetricsServer::builder()
             .port(0)
             .registry(registry)

@@ -7,28 +7,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use insa_metrics::{MetricsServer, MetricsServerBuilder, ServerHandle};
-use support::{assert_rejected, get, read_to_close};
+use insa_metrics::MetricsServer;
+use support::{assert_rejected, get, read_to_close, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn start(builder: MetricsServerBuilder) -> ServerHandle {
-    let (registry, collector) = support::own_collector();
-    collector.record_cache_hit("orchestrator");
-    builder
-        .port(0)
-        .registry(registry)
-        .build()
-        .unwrap()
-        .start()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_header_clients_are_cut_off_while_others_are_served() {
     const CLIENTS: usize = 200;
     let header_timeout = Duration::from_secs(2);
-    let server = start(
+    let server = start_server(
         MetricsServer::builder()
             .header_read_timeout(header_timeout)
             .max_connections(CLIENTS + 16)
@@ -129,7 +117,7 @@ async fn send_huge_header(addr: SocketAddr, size: usize) -> Vec<u8> {
 #[tokio::test]
 async fn huge_headers_get_431_or_a_close() {
     // Memory: see tests/server_memory.rs, a test binary of its own.
-    let server = start(MetricsServer::builder());
+    let server = start_server(MetricsServer::builder());
     let addr = server.local_addr();
     assert_rejected(&send_huge_header(addr, 16 * 1024).await);
     assert_rejected(&send_huge_header(addr, 1024 * 1024).await);
@@ -141,7 +129,7 @@ async fn huge_headers_get_431_or_a_close() {
 async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
     const CAP: usize = 4;
     // Idle held connections stay for the whole test.
-    let server = start(
+    let server = start_server(
         MetricsServer::builder()
             .max_connections(CAP)
             .keep_alive_timeout(Duration::from_secs(120)),
@@ -198,7 +186,7 @@ async fn connections_beyond_the_cap_are_refused_at_once_and_service_recovers() {
 }
 #[tokio::test]
 async fn keep_alive_serves_several_requests_on_one_connection() {
-    let server = start(MetricsServer::builder());
+    let server = start_server(MetricsServer::builder());
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
     for _ in 0..3 {
         stream
@@ -215,7 +203,7 @@ async fn keep_alive_serves_several_requests_on_one_connection() {
 #[tokio::test]
 async fn a_connection_lives_no_longer_than_its_deadline() {
     let deadline = Duration::from_secs(1);
-    let server = start(MetricsServer::builder().connection_deadline(deadline));
+    let server = start_server(MetricsServer::builder().connection_deadline(deadline));
     // Before the connect: the server's clock for it starts later.
     let opened = Instant::now();
     let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
@@ -330,7 +318,7 @@ async fn a_client_that_never_reads_is_cut_off_at_the_deadline() {
 async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
     let tls = support::fixtures().join("tls");
     let timeout = Duration::from_secs(1);
-    let server = start(
+    let server = start_server(
         MetricsServer::builder()
             .header_read_timeout(timeout)
             .tls(tls.join("server.pem"), tls.join("server.key")),

@@ -267,24 +267,6 @@ fn at_most_a_few_kib_of_a_gateways_answer_is_read() {
     }
 }
 
-/// A collector whose family no exposition format can carry (untyped).
-#[derive(Debug)]
-struct Untyped(prometheus::core::Desc);
-
-impl prometheus::core::Collector for Untyped {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        vec![&self.0]
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        let mut family = prometheus::proto::MetricFamily::default();
-        family.set_name("insa_test_untyped".into());
-        family.set_field_type(prometheus::proto::MetricType::UNTYPED);
-        family.set_metric(vec![prometheus::proto::Metric::default()]);
-        vec![family]
-    }
-}
-
 #[test]
 fn a_registry_that_cannot_be_encoded_is_an_error_and_nothing_is_sent() {
     let registry = prometheus::Registry::new();
@@ -295,7 +277,7 @@ fn a_registry_that_cannot_be_encoded_is_an_error_and_nothing_is_sent() {
         Default::default(),
     )
     .unwrap();
-    registry.register(Box::new(Untyped(desc))).unwrap();
+    registry.register(Box::new(support::Untyped(desc))).unwrap();
     let gateway = TcpListener::bind("127.0.0.1:0").unwrap();
     gateway.set_nonblocking(true).unwrap();
     let url = format!("http://{}", gateway.local_addr().unwrap());

@@ -207,6 +207,38 @@ pub fn own_collector() -> (prometheus::Registry, insa_metrics::MetricsCollector)
     (registry, collector)
 }
 
+/// A collector whose family no exposition format can carry (untyped).
+#[derive(Debug)]
+pub struct Untyped(pub prometheus::core::Desc);
+
+impl prometheus::core::Collector for Untyped {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        vec![&self.0]
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut family = prometheus::proto::MetricFamily::default();
+        family.set_name("insa_test_untyped".into());
+        family.set_field_type(prometheus::proto::MetricType::UNTYPED);
+        family.set_metric(vec![prometheus::proto::Metric::default()]);
+        vec![family]
+    }
+}
+
+/// Starts `builder`'s server on a free port, over a collector of its own
+/// with one cache hit recorded (so a scrape has a sample to check).
+pub fn start_server(builder: insa_metrics::MetricsServerBuilder) -> insa_metrics::ServerHandle {
+    let (registry, collector) = own_collector();
+    collector.record_cache_hit("orchestrator");
+    builder
+        .port(0)
+        .registry(registry)
+        .build()
+        .unwrap()
+        .start()
+        .unwrap()
+}
+
 /// Everything the peer sends until it closes (or resets) the connection.
 pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     use tokio::io::AsyncReadExt;

@@ -51,6 +51,7 @@ async fn main() -> ExitCode {
 
     let config = PlatformConfig {
         force_breaker_open: args.force_breaker_open.clone(),
+        trip_breaker: args.trip_breaker.clone(),
         ..PlatformConfig::default()
     };
     let platform = Platform::start(&config);

@@ -1,4 +1,4 @@
-//! The `crm_backend` command line: port, duration, linger, environment and a breaker held open.
+//! The `crm_backend` command line: port, duration, linger, environment, breakers held open or tripped.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use crate::sizing::SIZING_AGENT;
 pub const USAGE: &str = "\
 usage: crm_backend [--port PORT] [--duration SECONDS] [--linger SECONDS]
                    [--environment NAME] [--force-breaker-open[=AGENT]]
+                   [--trip-breaker[=AGENT]]
 
   --port PORT            serve /metrics on 127.0.0.1:PORT (default 9091; 0 picks a free port)
   --duration SECONDS     stop after SECONDS (default: run until Ctrl-C or SIGTERM)
@@ -18,7 +19,10 @@ usage: crm_backend [--port PORT] [--duration SECONDS] [--linger SECONDS]
                          that compare Prometheus' sums with each process's /metrics
   --environment NAME     the environment label of insa_system_info (default development)
   --force-breaker-open   hold the circuit breaker of AGENT open (default crm_agent),
-                         as an operator isolating an agent would; for alert tests";
+                         as an operator isolating an agent would; for alert tests
+  --trip-breaker         open the circuit breaker of AGENT once at start (default
+                         crm_agent); it recovers as usual: its transitions are on
+                         record whatever the workload does";
 
 /// The parsed arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub struct BackendArgs {
     pub environment: String,
     /// Agents whose breaker is held open.
     pub force_breaker_open: Vec<&'static str>,
+    /// Agents whose breaker opens once at start.
+    pub trip_breaker: Vec<&'static str>,
 }
 
 impl Default for BackendArgs {
@@ -43,6 +49,7 @@ impl Default for BackendArgs {
             linger: Duration::ZERO,
             environment: "development".to_owned(),
             force_breaker_open: Vec::new(),
+            trip_breaker: Vec::new(),
         }
     }
 }
@@ -89,24 +96,25 @@ impl BackendArgs {
                     parsed.linger = Duration::from_secs_f64(secs);
                 }
                 "--environment" => parsed.environment = value("--environment")?,
-                "--force-breaker-open" => {
-                    let agent = match inline.as_deref() {
-                        None | Some(CRM_AGENT) => CRM_AGENT,
-                        Some(SIZING_AGENT) => SIZING_AGENT,
-                        Some(other) => {
-                            return Err(format!(
-                                "no breaker for {other}: {CRM_AGENT} or {SIZING_AGENT} \
-                                 (the {ORCHESTRATOR} has one in front of each)"
-                            ));
-                        }
-                    };
-                    parsed.force_breaker_open.push(agent);
-                }
+                "--force-breaker-open" => parsed.force_breaker_open.push(agent(inline.as_deref())?),
+                "--trip-breaker" => parsed.trip_breaker.push(agent(inline.as_deref())?),
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument: {other}\n{USAGE}")),
             }
         }
         Ok(parsed)
+    }
+}
+
+/// The agent a breaker flag names (`crm_agent` when it names none).
+fn agent(named: Option<&str>) -> Result<&'static str, String> {
+    match named {
+        None | Some(CRM_AGENT) => Ok(CRM_AGENT),
+        Some(SIZING_AGENT) => Ok(SIZING_AGENT),
+        Some(other) => Err(format!(
+            "no breaker for {other}: {CRM_AGENT} or {SIZING_AGENT} \
+             (the {ORCHESTRATOR} has one in front of each)"
+        )),
     }
 }
 
@@ -135,6 +143,7 @@ mod tests {
             "staging",
             "--force-breaker-open",
             "--force-breaker-open=sizing_agent",
+            "--trip-breaker=sizing_agent",
         ])
         .unwrap();
         assert_eq!(args.port, 0);
@@ -142,6 +151,7 @@ mod tests {
         assert_eq!(args.linger, Duration::from_secs(30));
         assert_eq!(args.environment, "staging");
         assert_eq!(args.force_breaker_open, [CRM_AGENT, SIZING_AGENT]);
+        assert_eq!(args.trip_breaker, [SIZING_AGENT]);
     }
 
     #[test]
@@ -164,6 +174,11 @@ mod tests {
         );
         assert!(
             parse(&["--force-breaker-open=db"])
+                .unwrap_err()
+                .contains("no breaker for db")
+        );
+        assert!(
+            parse(&["--trip-breaker=db"])
                 .unwrap_err()
                 .contains("no breaker for db")
         );

@@ -185,6 +185,16 @@ impl CircuitBreaker {
         }
     }
 
+    /// Opens the breaker once: it refuses calls for `open_timeout`, then
+    /// recovers as usual through half open (an operator tripping it by hand,
+    /// or an outage the breaker saw elsewhere).
+    pub fn trip(&self, now: Instant) {
+        let mut inner = self.lock();
+        if inner.state != CircuitState::Open {
+            self.transition(&mut inner, CircuitState::Open, now);
+        }
+    }
+
     /// Ends [`force_open`](Self::force_open): the breaker recovers as usual.
     pub fn release(&self, now: Instant) {
         let mut inner = self.lock();
@@ -303,6 +313,25 @@ mod tests {
         assert_eq!(breaker.try_acquire(now), Err(BreakerOpen));
         assert_eq!(state_gauge(m), 1.0);
         assert_eq!(transitions(m, "closed", "open"), 1.0);
+    }
+
+    #[test]
+    fn a_tripped_breaker_recovers_as_usual() {
+        let m = collector();
+        let breaker = CircuitBreaker::with_collector("agent", CONFIG, m);
+        let start = Instant::now();
+        breaker.trip(start);
+        breaker.trip(start); // already open: no second transition
+        assert_eq!(breaker.try_acquire(start), Err(BreakerOpen));
+        assert_eq!(transitions(m, "closed", "open"), 1.0);
+        let later = start + CONFIG.open_timeout;
+        for _ in 0..CONFIG.success_threshold {
+            assert_eq!(breaker.try_acquire(later), Ok(()));
+            breaker.on_success(later);
+        }
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        assert_eq!(transitions(m, "open", "half_open"), 1.0);
+        assert_eq!(transitions(m, "half_open", "closed"), 1.0);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct PlatformConfig {
     pub orchestrator: OrchestratorConfig,
     /// Agents whose breaker an operator holds open (e.g. `crm_agent`).
     pub force_breaker_open: Vec<&'static str>,
+    /// Agents whose breaker opens once at start and then recovers.
+    pub trip_breaker: Vec<&'static str>,
 }
 
 /// A running platform; [`stop`](Platform::stop) shuts it down in order.
@@ -85,6 +87,11 @@ impl Platform {
         for agent in &config.force_breaker_open {
             if let Some(breaker) = orchestrator.breaker(agent) {
                 breaker.force_open(Instant::now());
+            }
+        }
+        for agent in &config.trip_breaker {
+            if let Some(breaker) = orchestrator.breaker(agent) {
+                breaker.trip(Instant::now());
             }
         }
         let inbox = bus.register(ORCHESTRATOR, 256);

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use crate::catalogue::{self as cat, FamilySpec};
 pub use crate::clock::Tick;
 use crate::guards::unfinished;
+pub use crate::handles::Started;
 use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
 use crate::labels::LabelValue;
 use crate::metrics;
@@ -138,68 +139,82 @@ impl Site for DatabaseSite {
 
 /// What a [`Call`] records into when it ends.
 pub trait Record: Sync + 'static {
-    /// Starts one call: reads the clock (and counts a request in flight).
-    fn begin(&self) -> Tick;
+    /// What a call keeps from its start to its end: the clock reading, and
+    /// for a request the stripe its in-flight count went to (what the end
+    /// records into too). Small, so a call stays in registers.
+    type Started: Copy;
 
-    /// Records one call that started at `start` and ended with `outcome`.
-    fn record(&self, outcome: Outcome, start: Tick);
+    /// Starts one call: reads the clock (and counts a request in flight).
+    fn begin(&'static self) -> Self::Started;
+
+    /// Records one call started as `started` that ended with `outcome`.
+    fn record(&'static self, outcome: Outcome, started: Self::Started);
 
     /// Records a call dropped without an outcome: a panic or a cancellation.
-    #[inline]
-    fn record_unfinished(&self, start: Tick) {
-        self.record(unfinished(), start);
+    /// Out of line: the end of most calls is [`Call::end`], inlined in the
+    /// instrumented fn, and this is what its unwinding path calls.
+    #[cold]
+    #[inline(never)]
+    fn record_unfinished(&'static self, started: Self::Started) {
+        self.record(unfinished(), started);
     }
 }
 
 impl Record for RequestHandles {
+    type Started = Started<'static>;
+
     #[inline]
-    fn begin(&self) -> Tick {
+    fn begin(&'static self) -> Started<'static> {
         self.enter()
     }
 
-    #[inline]
-    fn record(&self, outcome: Outcome, start: Tick) {
-        RequestHandles::record(self, outcome, start);
+    #[inline(always)]
+    fn record(&'static self, outcome: Outcome, started: Started<'static>) {
+        RequestHandles::record(self, outcome, started);
     }
 }
 
 impl Record for DatabaseHandles {
+    type Started = Tick;
+
     #[inline]
-    fn begin(&self) -> Tick {
+    fn begin(&'static self) -> Tick {
         self.now()
     }
 
-    #[inline]
-    fn record(&self, outcome: Outcome, start: Tick) {
-        DatabaseHandles::record(self, outcome, start);
+    #[inline(always)]
+    fn record(&'static self, outcome: Outcome, start: Tick) {
+        DatabaseHandles::record(self, outcome, self.started_at(start));
     }
 }
 
 impl Record for MessageHandles {
+    type Started = Tick;
+
     #[inline]
-    fn begin(&self) -> Tick {
+    fn begin(&'static self) -> Tick {
         self.now()
     }
 
-    #[inline]
-    fn record(&self, _: Outcome, start: Tick) {
-        self.observe_since(start);
+    #[inline(always)]
+    fn record(&'static self, _: Outcome, start: Tick) {
+        self.observe_since(self.started_at(start));
     }
 
     /// The duration is observed whatever the outcome: no need to ask
     /// whether a panic is unwinding.
-    #[inline]
-    fn record_unfinished(&self, start: Tick) {
-        self.observe_since(start);
+    #[inline(always)]
+    fn record_unfinished(&'static self, start: Tick) {
+        self.observe_since(self.started_at(start));
     }
 }
 
 /// One call through a site, recorded exactly once: by [`end`](Call::end)
 /// with its outcome, or on drop as a panic or a cancellation. The macros'
-/// lean form of the public guards: a reference and a time.
+/// lean form of the public guards: a reference, a time and where it records.
 pub struct Call<H: Record> {
     handles: &'static H,
-    start: Tick,
+    started: H::Started,
 }
 
 /// A call through a [`RequestSite`].
@@ -213,24 +228,24 @@ impl<H: Record> Call<H> {
     #[inline]
     fn new(handles: &'static H) -> Self {
         Call {
-            start: handles.begin(),
+            started: handles.begin(),
             handles,
         }
     }
 
     /// Records the call with its outcome.
-    #[inline]
+    #[inline(always)]
     pub fn end(self, outcome: Outcome) {
-        self.handles.record(outcome, self.start);
+        self.handles.record(outcome, self.started);
         // Recorded: the drop must not record it again.
         std::mem::forget(self);
     }
 }
 
 impl<H: Record> Drop for Call<H> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        self.handles.record_unfinished(self.start);
+        self.handles.record_unfinished(self.started);
     }
 }
 

@@ -23,6 +23,12 @@ pub(crate) struct Clock(quanta::Clock);
 pub struct Tick(u64);
 
 impl Tick {
+    /// The reading `ticks` earlier (tests).
+    #[cfg(test)]
+    pub(crate) fn before(self, ticks: u64) -> Tick {
+        Tick(self.0.saturating_sub(ticks))
+    }
+
     /// The raw reading.
     #[inline]
     pub(crate) fn raw(self) -> u64 {
@@ -54,6 +60,27 @@ impl Clock {
     #[inline]
     pub(crate) fn nanos_between(&self, start: u64, end: u64) -> u64 {
         self.0.delta_as_nanos(start, end)
+    }
+
+    /// Nanoseconds that `ticks` raw ticks last.
+    #[inline]
+    pub(crate) fn nanos_of(&self, ticks: u64) -> u64 {
+        self.0.delta_as_nanos(0, ticks)
+    }
+
+    /// The most ticks that measure at most `nanos` ([`nanos_of`](Self::nanos_of)
+    /// is monotonic): `ticks <= ticks_within(b)` exactly when
+    /// `nanos_of(ticks) <= b`, so a bucket bound in ticks sorts observations
+    /// as the bound in nanoseconds would.
+    pub(crate) fn ticks_within(&self, nanos: u64) -> u64 {
+        let mut ticks = self.ticks_for(Duration::from_nanos(nanos));
+        while ticks > 0 && self.nanos_of(ticks) > nanos {
+            ticks -= 1;
+        }
+        while ticks < u64::MAX && self.nanos_of(ticks + 1) <= nanos {
+            ticks += 1;
+        }
+        ticks
     }
 
     /// How many raw ticks `duration` lasts (at least 1).
@@ -103,6 +130,16 @@ mod tests {
         let ticks = clock.ticks_for(Duration::from_millis(250));
         let nanos = clock.nanos_between(1_000, 1_000 + ticks);
         assert!((249_000_000..=251_000_000).contains(&nanos), "{nanos}");
+    }
+
+    #[test]
+    fn a_bound_in_ticks_sorts_as_the_bound_in_nanoseconds() {
+        let clock = Clock::new();
+        for nanos in [1, 999, 100_000, 5_000_000, 100_000_000, 120_000_000_000] {
+            let within = clock.ticks_within(nanos);
+            assert!(clock.nanos_of(within) <= nanos, "{nanos}");
+            assert!(clock.nanos_of(within + 1) > nanos, "{nanos}");
+        }
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub struct RequestGuard<'a> {
 impl<'a> RequestGuard<'a> {
     fn new(handles: Cow<'a, RequestHandles>) -> Self {
         RequestGuard {
-            start: handles.enter(),
+            start: handles.enter().tick(),
             handles,
             outcome: None,
         }
@@ -109,7 +109,8 @@ impl<'a> RequestGuard<'a> {
 impl Drop for RequestGuard<'_> {
     fn drop(&mut self) {
         let outcome = self.outcome.take().unwrap_or_else(unfinished);
-        self.handles.record(outcome, self.start);
+        self.handles
+            .record(outcome, self.handles.started_at(self.start));
     }
 }
 
@@ -162,7 +163,8 @@ impl<'a> DatabaseGuard<'a> {
 impl Drop for DatabaseGuard<'_> {
     fn drop(&mut self) {
         let outcome = self.outcome.take().unwrap_or_else(unfinished);
-        self.handles.record(outcome, self.start);
+        self.handles
+            .record(outcome, self.handles.started_at(self.start));
     }
 }
 
@@ -216,6 +218,7 @@ impl<'a> MessageGuard<'a> {
 impl Drop for MessageGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.handles.observe_since(self.start);
+        self.handles
+            .observe_since(self.handles.started_at(self.start));
     }
 }

@@ -49,7 +49,7 @@ use crate::store::{Admission, HistogramHandle, SeriesHandle, Store, gather_other
 /// `insa_metrics_label_overflow_total{family}`, until idle series expire
 /// ([`idle_timeout`](CollectorBuilder::idle_timeout)).
 pub struct MetricsCollector {
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     registry: Registry,
     registered: Mutex<Registered>,
     active_sessions: SeriesHandle,

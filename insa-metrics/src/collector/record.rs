@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::MetricsCollector;
 use crate::catalogue;
 use crate::labels::{CircuitState, LabelValue, ReplayStatus, RequestStatus};
-use crate::store::thread_stripe;
 
 /// A duration in nanoseconds, the unit duration histograms record in
 /// (saturating after 584 years).
@@ -287,8 +286,7 @@ impl MetricsCollector {
 
     /// Observes `insa_session_duration_seconds`.
     pub fn observe_session_duration(&self, duration: Duration) {
-        self.session_duration
-            .observe_in(thread_stripe(), nanos(duration));
+        self.session_duration.observe(nanos(duration));
     }
 
     /// Counts `insa_session_messages_total{session_type}`.

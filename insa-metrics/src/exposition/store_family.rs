@@ -7,7 +7,7 @@ use super::Format;
 use super::float::{write_count, write_float, write_gauge};
 use super::lines::{Lines, WrittenExemplar};
 use crate::catalogue::FamilyKind;
-use crate::store::{Family, STRIPE_CELLS, Series, Store, key};
+use crate::store::{Family, MAX_CELLS, Series, Store, key};
 
 /// Writes `family` (nothing when it has no series, as `gather()` prunes it).
 pub(crate) fn write<W: fmt::Write>(
@@ -103,7 +103,7 @@ fn write_histogram<W: fmt::Write>(
     let Some(buckets) = family.buckets() else {
         return Ok(0);
     };
-    let mut cells = [0; STRIPE_CELLS];
+    let mut cells = [0; MAX_CELLS];
     let cells = series.read_all(&mut cells);
     let (counts, sum) = cells.split_at(buckets.observation_cells());
     let mut cumulative = 0u64;

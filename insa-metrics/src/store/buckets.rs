@@ -60,6 +60,11 @@ impl Buckets {
             .unwrap_or(self.bounds.len())
     }
 
+    /// The upper bounds in the recorded unit.
+    pub(crate) fn bounds(&self) -> &[u64] {
+        &self.bounds
+    }
+
     /// Cells per series: the buckets, `+Inf` and the sum.
     pub(crate) fn width(&self) -> usize {
         self.bounds.len() + 2

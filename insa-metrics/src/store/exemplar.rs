@@ -81,19 +81,20 @@ impl Exemplars {
         due
     }
 
-    /// Offers slot `i` an observation of `value` at `now`: when the slot is
-    /// due, the current trace context is looked for and, if there is one,
-    /// written with it. Returns that context.
+    /// Offers slot `i` an observation at `now`: when the slot is due, the
+    /// current trace context is looked for and, if there is one, written
+    /// with the observed value (`value`, asked for only then). Returns that
+    /// context.
     #[inline]
     pub(crate) fn offer(
         &self,
         i: usize,
-        value: u64,
+        value: impl FnOnce() -> u64,
         now: u64,
         interval: u64,
     ) -> Option<TraceContext> {
         if self.is_due(i, now) {
-            self.offer_due(i, value, now, interval)
+            self.offer_due(i, value(), now, interval)
         } else {
             None
         }

@@ -26,7 +26,8 @@ pub(crate) enum Admission {
     Capped,
     /// Values written in the program (a macro call site): admitted even when
     /// the family is full, since the code bounds their number, so a call site
-    /// is never stuck on the overflow series. Their series are hot: striped.
+    /// is never stuck on the overflow series. Their series record through the
+    /// call site's block (`Store::block`).
     Reserved,
 }
 
@@ -200,11 +201,9 @@ impl Family {
         result
     }
 
-    /// A handle on the series of `values`: striped for a call site's labels,
-    /// on its compact cells otherwise.
+    /// A handle on the series of `values`.
     pub(crate) fn handle(&self, values: &[&str], admission: Admission) -> SeriesHandle {
-        let series = self.with(values, admission, Arc::clone);
-        SeriesHandle::new(series, admission == Admission::Reserved)
+        SeriesHandle::new(self.with(values, admission, Arc::clone))
     }
 
     /// Makes the series of `values` the family's only one: it is made and
@@ -228,7 +227,8 @@ impl Family {
     /// Visits every series in exposition order; `f` returns the count it read
     /// (a counter's value, a histogram's observations), which idle expiry
     /// compares with the last scrape's. Series idle past the timeout, that no
-    /// handle holds, are dropped after the visit and counted.
+    /// handle holds and no call site's block holds cells of, are dropped
+    /// after the visit and counted.
     pub(crate) fn visit<E>(&self, mut f: impl FnMut(&Series) -> Result<u64, E>) -> Result<(), E> {
         let expiry = self.expiry();
         let mut idle = Vec::new();
@@ -239,6 +239,7 @@ impl Family {
                 if let Some((now, timeout)) = expiry {
                     if series.recency.idle_for(count, now, timeout)
                         && Arc::strong_count(series) == 1
+                        && series.striped().is_none()
                     {
                         idle.push(Entry(Arc::clone(series)));
                     }

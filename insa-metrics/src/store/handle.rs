@@ -1,30 +1,28 @@
-//! Handles: a series resolved once and recorded into without a lookup — on
-//! this thread's stripe when the series is hot, on its compact cells otherwise.
+//! Handles: a series resolved once and recorded into without a lookup, on
+//! its compact cells (a call site's series record through its block instead).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::buckets::Buckets;
-use super::series::{Series, Stripes, thread_stripe};
+use super::series::Series;
 
 /// One series, as a handle records into it.
 #[derive(Debug, Clone)]
 pub(crate) struct SeriesHandle {
     series: Arc<Series>,
-    stripes: Option<Stripes>,
 }
 
 impl SeriesHandle {
-    /// A handle on `series`; a hot one records into the series' stripes.
-    pub(crate) fn new(series: Arc<Series>, hot: bool) -> Self {
-        let stripes = hot.then(|| series.stripes());
-        SeriesHandle { series, stripes }
+    /// A handle on `series`.
+    pub(crate) fn new(series: Arc<Series>) -> Self {
+        SeriesHandle { series }
     }
 
     /// A handle on a series of its own, outside any family (tests).
     #[cfg(test)]
     pub(crate) fn detached(width: usize) -> Self {
-        SeriesHandle::new(Arc::new(Series::new("", width)), false)
+        SeriesHandle::new(Arc::new(Series::new("", width)))
     }
 
     /// The series.
@@ -32,26 +30,10 @@ impl SeriesHandle {
         &self.series
     }
 
-    /// Adds `n` (wrapping) to cell `cell`, on the stripe of `stripe` (a
-    /// [`thread_stripe`], read once per record by the caller).
-    #[inline]
-    pub(crate) fn add_in(&self, stripe: usize, cell: usize, n: u64) {
-        match &self.stripes {
-            Some(stripes) => stripes[stripe & (stripes.len() - 1)].cell(cell),
-            None => self.series.cell(cell),
-        }
-        .fetch_add(n, Relaxed);
-    }
-
-    /// Adds `n` to cell `cell` from this thread.
+    /// Adds `n` (wrapping) to cell `cell`.
     #[inline]
     pub(crate) fn add(&self, cell: usize, n: u64) {
-        let stripe = if self.stripes.is_some() {
-            thread_stripe()
-        } else {
-            0
-        };
-        self.add_in(stripe, cell, n);
+        self.series.cell(cell).fetch_add(n, Relaxed);
     }
 }
 
@@ -67,15 +49,24 @@ impl HistogramHandle {
         HistogramHandle { cells, buckets }
     }
 
-    /// Observes `value` (in the recorded unit); returns its bucket's cell.
-    /// Always inlined: called once per record, on the hot path (left to
-    /// itself the compiler made it a call, ~10 instructions of 200 per call).
-    #[inline(always)]
-    pub(crate) fn observe_in(&self, stripe: usize, value: u64) -> usize {
+    /// Observes `value` (in the recorded unit) into the compact cells.
+    #[inline]
+    pub(crate) fn observe(&self, value: u64) {
         let bucket = self.buckets.index(value);
-        self.cells.add_in(stripe, bucket, 1);
-        self.cells.add_in(stripe, self.buckets.sum_cell(), value);
-        bucket
+        self.observe_in_bucket(bucket, value);
+    }
+
+    /// Observes `value`, whose bucket's cell is `bucket`, into the compact
+    /// cells.
+    #[inline]
+    pub(crate) fn observe_in_bucket(&self, bucket: usize, value: u64) {
+        self.cells.add(bucket, 1);
+        self.cells.add(self.buckets.sum_cell(), value);
+    }
+
+    /// The family's buckets.
+    pub(crate) fn buckets(&self) -> &Buckets {
+        &self.buckets
     }
 
     pub(crate) fn series(&self) -> &Arc<Series> {

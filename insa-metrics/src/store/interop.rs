@@ -11,7 +11,7 @@ use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
 
-use super::{STRIPE_CELLS, Store, key};
+use super::{MAX_CELLS, Store, key};
 use crate::catalogue::FamilyKind;
 use crate::store::Family;
 
@@ -127,7 +127,7 @@ fn to_proto(family: &Family) -> MetricFamily {
 fn set_value(metric: &mut Metric, family: &Family, series: &super::Series) -> u64 {
     match (family.spec().kind(), family.buckets()) {
         (FamilyKind::Histogram, Some(buckets)) => {
-            let mut cells = [0; STRIPE_CELLS];
+            let mut cells = [0; MAX_CELLS];
             let cells = series.read_all(&mut cells);
             let mut histogram = Histogram::default();
             let mut cumulative = 0;

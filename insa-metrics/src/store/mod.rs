@@ -2,6 +2,7 @@
 //! series found by exact label values, recorded without contention and
 //! written straight to text.
 
+mod block;
 mod buckets;
 mod exemplar;
 mod family;
@@ -12,8 +13,10 @@ mod series;
 mod settings;
 mod typed;
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub(crate) use block::{Block, BlockStripe, Member, my_stripe};
 pub(crate) use exemplar::Exemplars;
 pub use family::OVERFLOW_LABEL_VALUE;
 pub(crate) use family::{Accounting, Admission, Family};
@@ -22,7 +25,7 @@ pub(crate) use interop::{family_collectors, gather_others};
 #[cfg(test)]
 pub(crate) use key::MAX_LABELS;
 pub use key::{EMPTY_LABEL_VALUE, MAX_LABEL_VALUE_BYTES};
-pub(crate) use series::{STRIPE_CELLS, Series, thread_stripe};
+pub(crate) use series::{MAX_CELLS, Series};
 pub use settings::{DEFAULT_CARDINALITY_LIMIT, DEFAULT_EXEMPLAR_INTERVAL, DEFAULT_IDLE_TIMEOUT};
 pub(crate) use settings::{IdleClock, Settings};
 pub(crate) use typed::{CounterFamily, GaugeFamily, HistogramFamily, InfoFamily};
@@ -87,7 +90,7 @@ macro_rules! declare_families {
 with_catalogue!(declare_families);
 
 /// Every family of the table fits the store: at most [`MAX_LABELS`] labels,
-/// and a histogram's buckets, `+Inf` and sum in one stripe.
+/// and a histogram's buckets, `+Inf` and sum in [`MAX_CELLS`].
 const LAYOUT_FITS: () = {
     let families = [cat::CATALOGUE, cat::SELF_METRICS];
     let mut f = 0;
@@ -96,7 +99,7 @@ const LAYOUT_FITS: () = {
         while i < families[f].len() {
             let spec = families[f][i];
             assert!(spec.labels().len() <= key::MAX_LABELS);
-            assert!(spec.buckets().len() + 2 <= STRIPE_CELLS);
+            assert!(spec.buckets().len() + 2 <= MAX_CELLS);
             i += 1;
         }
         f += 1;
@@ -137,6 +140,8 @@ pub(crate) struct Store {
     epoch: (u64, u64),
     /// Clock ticks between two exemplars of one slot.
     exemplar_interval: u64,
+    /// Held while a block is made, so a call site's series lie in one.
+    making_blocks: Mutex<()>,
 }
 
 impl Store {
@@ -161,7 +166,56 @@ impl Store {
             clock,
             epoch,
             exemplar_interval,
+            making_blocks: Mutex::new(()),
         }
+    }
+
+    /// The block a call site's series (`members`, the first one the anchor)
+    /// record through, side by side in this order: the one they lie in, or a
+    /// new one. `None` if they cannot lie in one (too wide, or some lie in
+    /// another block): the site then records into their compact cells.
+    ///
+    /// Every site of the same labels names the same series, in the same
+    /// order; the series of a block are never expired, so once placed they
+    /// are found in it again.
+    pub(crate) fn block(&self, members: &[Member<'_>]) -> Option<Block> {
+        let _making = self
+            .making_blocks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let offsets: Vec<usize> = members
+            .iter()
+            .scan(0, |next, member| {
+                let offset = *next;
+                *next += member.series.width();
+                Some(offset)
+            })
+            .collect();
+        let width: usize = members.iter().map(|member| member.series.width()).sum();
+        if width > block::BLOCK_CELLS {
+            return None;
+        }
+        let block = match members.first()?.series.striped() {
+            Some(anchor) => Arc::clone(&anchor.block),
+            None => block::new_block(),
+        };
+        // All placed there already, or none placed anywhere.
+        let here = |series: &Series, offset: usize| {
+            series.striped().is_some_and(|striped| {
+                Arc::ptr_eq(&striped.block, &block) && striped.offset == offset
+            })
+        };
+        let pairs = || members.iter().zip(offsets.iter().copied());
+        if !pairs().all(|(member, offset)| here(member.series, offset))
+            && !pairs().all(|(member, _)| member.series.striped().is_none())
+        {
+            return None;
+        }
+        for (member, offset) in pairs() {
+            let ticks = member.ticks_cell.map(|cell| (cell, self.clock.clone()));
+            member.series.place(&block, offset, ticks);
+        }
+        Some(block)
     }
 
     /// The families in exposition (name) order.

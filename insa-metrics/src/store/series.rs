@@ -1,88 +1,26 @@
-//! One series: its key, its compact cells, the per-thread stripes a hot
-//! series records into, and what idle expiry remembers of it.
+//! One series: its key, its compact cells, where it lies in a call site's
+//! block when one records into it, and what idle expiry remembers of it.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
+use super::block::{Block, Striped};
 use super::exemplar::Exemplars;
+use crate::clock::Clock;
 
-/// Cells of one stripe: one cache-line pair, so two stripes never share a
-/// line (the adjacent-line prefetcher of x86 pulls lines in pairs).
-pub(crate) const STRIPE_CELLS: usize = 16;
-
-/// One stripe of a hot series: the cells one group of threads records into.
-#[repr(align(128))]
-#[derive(Debug)]
-pub(crate) struct Stripe([AtomicU64; STRIPE_CELLS]);
-
-impl Stripe {
-    fn new() -> Self {
-        Stripe(std::array::from_fn(|_| AtomicU64::new(0)))
-    }
-
-    #[inline]
-    pub(crate) fn cell(&self, i: usize) -> &AtomicU64 {
-        &self.0[i]
-    }
-}
-
-/// The stripes of a hot series, a power of two of them: a thread records
-/// into stripe `thread_stripe() % len`, and a scrape sums them all.
-pub(crate) type Stripes = Arc<[Stripe]>;
-
-/// How many stripes a hot series has: twice the cores, rounded up to a power
-/// of two (at most 64), so that threads on different cores rarely share one.
-fn stripe_count() -> usize {
-    static COUNT: OnceLock<usize> = OnceLock::new();
-    *COUNT.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        (2 * cores).next_power_of_two().clamp(2, 64)
-    })
-}
-
-thread_local! {
-    /// This thread's stripe number, `usize::MAX` until it first records.
-    static THREAD_STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// This thread's stripe number: threads are numbered as they first record.
-#[inline]
-pub(crate) fn thread_stripe() -> usize {
-    THREAD_STRIPE.with(|stripe| {
-        let n = stripe.get();
-        if n == usize::MAX {
-            number_thread(stripe)
-        } else {
-            n
-        }
-    })
-}
-
-#[cold]
-fn number_thread(stripe: &Cell<usize>) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Relaxed) & (usize::MAX >> 1);
-    stripe.set(n);
-    n
-}
-
-/// The cells of one stripe of `stripes` this thread records into.
-#[cfg(test)]
-pub(crate) fn my_stripe(stripes: &[Stripe]) -> &Stripe {
-    // `len` is a power of two: the mask is the modulo.
-    &stripes[thread_stripe() & (stripes.len() - 1)]
-}
+/// Cells of a series at most: a histogram's buckets, `+Inf` and sum.
+pub(crate) const MAX_CELLS: usize = 16;
 
 /// One series of a family: found by its key, recorded into its compact cells
-/// (by lookups) and its stripes (by the handles of hot call sites).
+/// (by lookups and handles) and into its call site's block (by the call
+/// sites the code declares).
 #[derive(Debug)]
 pub(crate) struct Series {
     key: Box<str>,
     /// The compact cells: one for a counter or gauge; a histogram's buckets
     /// (the last one `+Inf`), then its sum.
     compact: Compact,
-    stripes: OnceLock<Stripes>,
+    striped: OnceLock<Striped>,
     exemplars: OnceLock<Arc<Exemplars>>,
     pub(crate) recency: Recency,
     /// The key holds nothing the exposition escapes (nor an escaped byte):
@@ -98,9 +36,9 @@ enum Compact {
 }
 
 impl Series {
-    /// A series of `width` cells at 0 (at most [`STRIPE_CELLS`]).
+    /// A series of `width` cells at 0 (at most [`MAX_CELLS`]).
     pub(crate) fn new(key: &str, width: usize) -> Self {
-        debug_assert!((1..=STRIPE_CELLS).contains(&width));
+        debug_assert!((1..=MAX_CELLS).contains(&width));
         let compact = if width == 1 {
             Compact::One(AtomicU64::new(0))
         } else {
@@ -110,7 +48,7 @@ impl Series {
             plain: !key.bytes().any(|b| matches!(b, 1 | b'\\' | b'"' | b'\n')),
             key: key.into(),
             compact,
-            stripes: OnceLock::new(),
+            striped: OnceLock::new(),
             exemplars: OnceLock::new(),
             recency: Recency::default(),
         }
@@ -136,20 +74,35 @@ impl Series {
         }
     }
 
-    fn width(&self) -> usize {
+    /// Cells: one, or a histogram's buckets, `+Inf` and sum.
+    pub(crate) fn width(&self) -> usize {
         match &self.compact {
             Compact::One(_) => 1,
             Compact::Many(cells) => cells.len(),
         }
     }
 
-    /// The stripes of this series, made the first time a handle asks: from
-    /// then on it is hot, and its handles record without sharing a line.
-    pub(crate) fn stripes(&self) -> Stripes {
-        Arc::clone(
-            self.stripes
-                .get_or_init(|| (0..stripe_count()).map(|_| Stripe::new()).collect()),
-        )
+    /// Places the series at `offset` in `block` (its cell `ticks.0` kept
+    /// in ticks of the clock `ticks.1`); false if it already lies in a block.
+    pub(crate) fn place(
+        &self,
+        block: &Block,
+        offset: usize,
+        ticks: Option<(usize, Clock)>,
+    ) -> bool {
+        self.striped
+            .set(Striped {
+                block: Arc::clone(block),
+                offset,
+                ticks,
+            })
+            .is_ok()
+    }
+
+    /// Where the series lies in a call site's block, if it does. Such a
+    /// series is never expired: the code bounds the call sites.
+    pub(crate) fn striped(&self) -> Option<&Striped> {
+        self.striped.get()
     }
 
     /// The exemplar slots of this series, made the first time a handle of a
@@ -166,30 +119,22 @@ impl Series {
         self.exemplars.get().map(|slots| &**slots)
     }
 
-    /// Cell `i` summed over the compact cells and the stripes (wrapping, so a
-    /// gauge's decrements on one stripe offset increments on another).
+    /// Cell `i` summed over the compact cells and the block's stripes
+    /// (wrapping, so a gauge's decrements on one stripe offset increments on
+    /// another).
     pub(crate) fn read(&self, i: usize) -> u64 {
-        let mut total = self.cell(i).load(Relaxed);
-        if let Some(stripes) = self.stripes.get() {
-            for stripe in stripes.iter() {
-                total = total.wrapping_add(stripe.cell(i).load(Relaxed));
-            }
+        let compact = self.cell(i).load(Relaxed);
+        match self.striped.get() {
+            Some(striped) => compact.wrapping_add(striped.sum(i)),
+            None => compact,
         }
-        total
     }
 
     /// Every cell summed, into `out` (its length is the series' width).
-    pub(crate) fn read_all<'o>(&self, out: &'o mut [u64; STRIPE_CELLS]) -> &'o [u64] {
+    pub(crate) fn read_all<'o>(&self, out: &'o mut [u64; MAX_CELLS]) -> &'o [u64] {
         let width = self.width();
         for (i, slot) in out[..width].iter_mut().enumerate() {
-            *slot = self.cell(i).load(Relaxed);
-        }
-        if let Some(stripes) = self.stripes.get() {
-            for stripe in stripes.iter() {
-                for (i, slot) in out[..width].iter_mut().enumerate() {
-                    *slot = slot.wrapping_add(stripe.cell(i).load(Relaxed));
-                }
-            }
+            *slot = self.read(i);
         }
         &out[..width]
     }
@@ -235,36 +180,34 @@ impl Recency {
 mod tests {
     use super::*;
 
+    use crate::store::block::{my_stripe, new_block};
+
     #[test]
-    fn stripes_and_compact_cells_add_up() {
+    fn block_and_compact_cells_add_up() {
         let series = Series::new("k", 3);
         series.cell(1).fetch_add(2, Relaxed);
-        let stripes = series.stripes();
-        assert!(stripes.len().is_power_of_two());
-        my_stripe(&stripes).cell(1).fetch_add(3, Relaxed);
-        stripes[stripes.len() - 1].cell(2).fetch_add(7, Relaxed);
-        let mut out = [0; STRIPE_CELLS];
+        let block = new_block();
+        assert!(series.place(&block, 5, None));
+        assert!(!series.place(&new_block(), 0, None), "placed twice");
+        my_stripe(&block).add(6, 3);
+        block[block.len() - 1].add(7, 7);
+        // Another series' cell, after this one's.
+        block[0].add(8, 100);
+        let mut out = [0; MAX_CELLS];
         assert_eq!(series.read_all(&mut out), [0, 5, 7]);
         assert_eq!(series.read(1), 5);
     }
 
     #[test]
-    fn a_gauge_set_accounts_for_its_stripes() {
+    fn a_gauge_set_accounts_for_its_block() {
         let series = Series::new("k", 1);
-        let stripes = series.stripes();
-        my_stripe(&stripes).cell(0).fetch_add(5, Relaxed);
+        let block = new_block();
+        series.place(&block, 0, None);
+        my_stripe(&block).add(0, 5);
         series.set(-2);
         assert_eq!(series.read(0) as i64, -2);
-        my_stripe(&stripes).cell(0).fetch_sub(1, Relaxed);
+        my_stripe(&block).add(0, u64::MAX);
         assert_eq!(series.read(0) as i64, -3);
-    }
-
-    #[test]
-    fn threads_take_stripes_in_turn() {
-        let here = thread_stripe();
-        let there = std::thread::spawn(thread_stripe).join().unwrap();
-        assert_ne!(here, there);
-        assert_eq!(thread_stripe(), here);
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub(crate) struct Series {
     /// The compact cells: one for a counter or gauge; a histogram's buckets
     /// (the last one `+Inf`), then its sum.
     compact: Compact,
-    striped: OnceLock<Striped>,
+    /// Boxed: most series never lie in a block, and a box keeps them small.
+    striped: OnceLock<Box<Striped>>,
     exemplars: OnceLock<Arc<Exemplars>>,
     pub(crate) recency: Recency,
     /// The key holds nothing the exposition escapes (nor an escaped byte):
@@ -91,18 +92,18 @@ impl Series {
         ticks: Option<(usize, Clock)>,
     ) -> bool {
         self.striped
-            .set(Striped {
+            .set(Box::new(Striped {
                 block: Arc::clone(block),
                 offset,
                 ticks,
-            })
+            }))
             .is_ok()
     }
 
     /// Where the series lies in a call site's block, if it does. Such a
     /// series is never expired: the code bounds the call sites.
     pub(crate) fn striped(&self) -> Option<&Striped> {
-        self.striped.get()
+        self.striped.get().map(|striped| &**striped)
     }
 
     /// The exemplar slots of this series, made the first time a handle of a

@@ -17,7 +17,7 @@ use crate::Error;
 use crate::exposition::{self, Format};
 use crate::guards::{DatabaseGuard, MessageGuard, RequestGuard};
 use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
-use crate::labels::LabelValue;
+use crate::labels::{LabelValue, ReplayStatus};
 use crate::store::{Admission, HistogramHandle, SeriesHandle, Store, gather_others};
 
 /// The process-wide metrics of the platform: one method per metric family.
@@ -53,6 +53,10 @@ pub struct MetricsCollector {
     registry: Registry,
     registered: Mutex<Registered>,
     active_sessions: SeriesHandle,
+    /// `insa_dead_letter_replay_total{status}`, one series per status, made
+    /// at 0 with the collector: a dashboard's `rate()` has both from the
+    /// start, and they never expire.
+    dead_letter_replays: [SeriesHandle; ReplayStatus::ALL.len()],
     session_duration: HistogramHandle,
     system_info_lock: Mutex<()>,
     cardinality_limit: usize,
@@ -73,6 +77,11 @@ impl MetricsCollector {
         let families = &store.families;
         MetricsCollector {
             active_sessions: families.active_sessions.handle(&[], Admission::Capped),
+            dead_letter_replays: ReplayStatus::ALL.map(|status| {
+                families
+                    .dead_letter_replays
+                    .handle(&[status.as_str()], Admission::Reserved)
+            }),
             session_duration: families
                 .session_duration
                 .histogram_handle(&[], Admission::Capped),

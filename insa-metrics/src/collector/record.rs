@@ -220,10 +220,8 @@ impl MetricsCollector {
 
     /// Counts `insa_dead_letter_replay_total{status}`.
     pub fn record_dead_letter_replay(&self, status: ReplayStatus) {
-        self.store
-            .families
-            .dead_letter_replays
-            .inc(&[status.as_str()]);
+        // `ALL` lists the variants in declaration order.
+        self.dead_letter_replays[status as usize].add(0, 1);
     }
 
     // --- 22-25: database ---------------------------------------------------
@@ -335,5 +333,27 @@ mod tests {
         assert_eq!(retry_number_label(3, &mut buf), "3");
         assert_eq!(retry_number_label(1234, &mut buf), "1234");
         assert_eq!(retry_number_label(u32::MAX, &mut buf), "4294967295");
+    }
+
+    #[test]
+    fn both_replay_statuses_exist_at_zero_from_the_start() {
+        for (i, status) in ReplayStatus::ALL.iter().enumerate() {
+            assert_eq!(*status as usize, i, "{status}");
+        }
+        let collector = crate::MetricsCollector::builder()
+            .process_metrics(false)
+            .build()
+            .unwrap();
+        let text = collector.encode_text();
+        for status in ["success", "failure"] {
+            let line = format!("insa_dead_letter_replay_total{{status=\"{status}\"}} 0");
+            assert!(text.contains(&line), "{line} missing from:\n{text}");
+        }
+        collector.record_dead_letter_replay(ReplayStatus::Failure);
+        assert!(
+            collector
+                .encode_text()
+                .contains("insa_dead_letter_replay_total{status=\"failure\"} 1")
+        );
     }
 }

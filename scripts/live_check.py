@@ -24,8 +24,8 @@ single   one crm_backend with the CRM agent's breaker forced open, one
          Watchdog the heartbeat webhook, within bounded times; inhibitions
          (critical mutes warning, targets down mutes the silence alert), read
          back from the Alertmanager's API on alerts posted to it.
-multi    three crm_backend processes on three ports, all discovered through
-         file_sd and all up; requests of four statuses (success, error,
+multi    three crm_backend processes on three ports (backend-0's CRM breaker
+         tripped once at start), all discovered through file_sd and all up; requests of four statuses (success, error,
          timeout, cancelled) recorded; while they run, every ratio panel is
          within [0, 1] and every histogram_quantile panel within its buckets'
          bounds. Then their workload stops (`--duration`) and they keep
@@ -762,7 +762,11 @@ def compare_frozen(url, backends, subset, samples):
 
 def check_multi(binary, workdir):
     log(f"variant multi: three crm_backend processes ({MULTI_DURATION} s of workload, then frozen)")
-    started = [start_backend(binary, workdir, f"backend-{i}", ["--linger", str(MULTI_LINGER)], MULTI_DURATION)
+    # backend-0's CRM breaker opens once at start, so the transitions are on
+    # record whether or not the workload trips a breaker in time.
+    started = [start_backend(binary, workdir, f"backend-{i}",
+                             ["--linger", str(MULTI_LINGER)] + (["--trip-breaker"] if i == 0 else []),
+                             MULTI_DURATION)
                for i in range(3)]
     backends = [addr for addr, _ in started]
     workload_ends = min(t for _, t in started) + MULTI_DURATION

@@ -61,7 +61,16 @@ pub struct Started<'a> {
     cells: Cells<'a>,
 }
 
-impl Started<'_> {
+impl<'a> Started<'a> {
+    /// A call started at `tick` that records through `block`, if any.
+    #[inline(always)]
+    fn at(tick: Tick, block: Option<&'a Block>) -> Self {
+        Started {
+            tick,
+            cells: Cells::of(block),
+        }
+    }
+
     /// The clock reading the call started at.
     pub(crate) fn tick(self) -> Tick {
         self.tick
@@ -252,10 +261,7 @@ impl RequestHandles {
     /// The call that [`enter`](Self::enter) started at `tick`, resumed by a
     /// guard (which keeps the reading alone).
     pub(crate) fn started_at(&self, tick: Tick) -> Started<'_> {
-        Started {
-            tick,
-            cells: Cells::of(self.block.as_ref()),
-        }
+        Started::at(tick, self.block.as_ref())
     }
 
     /// Records a request that started as `started` and ended with `outcome`:
@@ -403,10 +409,7 @@ impl DatabaseHandles {
     /// records is found at its end.
     #[inline]
     pub(crate) fn started_at(&self, tick: Tick) -> Started<'_> {
-        Started {
-            tick,
-            cells: Cells::of(self.block.as_ref()),
-        }
+        Started::at(tick, self.block.as_ref())
     }
 
     /// Records an operation started as `started`: counted, timed (with an
@@ -513,10 +516,7 @@ impl MessageHandles {
     /// records is found at its end.
     #[inline]
     pub(crate) fn started_at(&self, tick: Tick) -> Started<'_> {
-        Started {
-            tick,
-            cells: Cells::of(self.block.as_ref()),
-        }
+        Started::at(tick, self.block.as_ref())
     }
 
     /// Observes the processing started as `started`. Inlined for a call

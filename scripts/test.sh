@@ -74,7 +74,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings (all features, then the runtime without any, then each feature alone)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
-cargo clippy -p insa-metrics --all-targets --no-default-features -- -D warnings
+# `--lib`: the tests take the crate's optional parts through its self
+# dev-dependency (Cargo.toml), so only the library itself builds without them.
+cargo clippy -p insa-metrics --lib --no-default-features -- -D warnings
 # Every feature of the runtime on its own, so no combination breaks.
 features=$(cargo metadata --format-version 1 --no-deps | python3 -c '
 import json, sys
@@ -85,6 +87,14 @@ for feature in $features; do
     echo "--- insa-metrics --no-default-features --features $feature"
     cargo clippy -p insa-metrics --lib --no-default-features --features "$feature" --quiet -- -D warnings
 done
+
+step "the collector and the macros alone stay small (at most 28 crates)"
+crates=$(cargo tree -p insa-metrics -e normal --no-default-features --prefix none | sed 's/ (\*)//' | sort -u | wc -l)
+echo "insa-metrics --no-default-features: $crates crates"
+if [ "$crates" -gt 28 ]; then
+    echo "insa-metrics without default features pulls $crates crates, more than 28" >&2
+    exit 1
+fi
 
 step "cargo test --workspace"
 # Bounded: a test that hangs fails the run instead of holding it for hours.

@@ -58,11 +58,14 @@ impl TraceContext {
     /// are not, or the ids are invalid.
     #[must_use]
     pub fn from_hex(trace_id: &str, span_id: &str) -> Option<Self> {
-        let trace = u128::from_str_radix(trace_id, 16).ok()?;
-        let span = u64::from_str_radix(span_id, 16).ok()?;
-        if trace_id.len() != 32 || span_id.len() != 16 || trace_id.starts_with('+') {
+        // `from_str_radix` also takes a leading `+`: only hex digits are ids.
+        let hex =
+            |id: &str, len: usize| id.len() == len && id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex(trace_id, 32) || !hex(span_id, 16) {
             return None;
         }
+        let trace = u128::from_str_radix(trace_id, 16).ok()?;
+        let span = u64::from_str_radix(span_id, 16).ok()?;
         TraceContext::new(trace.to_be_bytes(), span.to_be_bytes())
     }
 
@@ -99,7 +102,7 @@ impl TraceContext {
     /// The context an exemplar recorded now would carry: the innermost scope
     /// entered on this thread, else the current OpenTelemetry span (feature
     /// `opentelemetry`), else the current `tracing` span's OpenTelemetry
-    /// context (feature `tracing`).
+    /// context (feature `tracing`); a span counts only if it is sampled.
     #[must_use]
     pub fn current() -> Option<TraceContext> {
         SCOPED.with(Cell::get).or_else(sources::current)
@@ -231,7 +234,9 @@ mod sources {
 
     #[cfg(any(feature = "opentelemetry", feature = "tracing"))]
     fn from_span_context(span: &opentelemetry::trace::SpanContext) -> Option<TraceContext> {
-        if !span.is_valid() {
+        // An unsampled trace is not kept by the tracer: an exemplar would
+        // link to nothing.
+        if !span.is_valid() || !span.is_sampled() {
             return None;
         }
         TraceContext::new(span.trace_id().to_bytes(), span.span_id().to_bytes())
@@ -260,5 +265,30 @@ mod sources {
             return None;
         }
         from_span_context(span.context().span().span_context())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TraceContext;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const SPAN: &str = "00f067aa0ba902b7";
+
+    #[test]
+    fn ids_are_hex_digits_of_their_length() {
+        assert!(TraceContext::from_hex(TRACE, SPAN).is_some());
+        assert!(TraceContext::from_hex(&TRACE.to_uppercase(), SPAN).is_some());
+        // `from_str_radix` alone takes a sign: `+` keeps the length right.
+        assert_eq!(TraceContext::from_hex(TRACE, "+0f067aa0ba902b7"), None);
+        assert_eq!(
+            TraceContext::from_hex("+bf92f3577b34da6a3ce929d0e0e4736", SPAN),
+            None
+        );
+        assert_eq!(TraceContext::from_hex(&TRACE[1..], SPAN), None);
+        assert_eq!(TraceContext::from_hex(TRACE, &format!("{SPAN}0")), None);
+        assert_eq!(TraceContext::from_hex(TRACE, "00f067aa0ba902bg"), None);
+        assert_eq!(TraceContext::from_hex(&"0".repeat(32), SPAN), None);
+        assert_eq!(TraceContext::from_hex(TRACE, &"0".repeat(16)), None);
     }
 }

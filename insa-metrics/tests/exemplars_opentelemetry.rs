@@ -11,13 +11,26 @@ const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const SPAN: &str = "b7ad6b7169203331";
 
 fn span_context() -> SpanContext {
+    span_context_with(TraceFlags::SAMPLED)
+}
+
+fn span_context_with(flags: TraceFlags) -> SpanContext {
     SpanContext::new(
         TraceId::from_hex(TRACE).unwrap(),
         SpanId::from_hex(SPAN).unwrap(),
-        TraceFlags::SAMPLED,
+        flags,
         true,
         TraceState::default(),
     )
+}
+
+/// The tracer keeps no unsampled span: an exemplar would link to nothing.
+#[test]
+fn an_unsampled_span_is_no_trace_context() {
+    let _attached = Context::current()
+        .with_remote_span_context(span_context_with(TraceFlags::NOT_SAMPLED))
+        .attach();
+    assert_eq!(TraceContext::current(), None);
 }
 
 #[test]

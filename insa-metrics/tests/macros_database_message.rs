@@ -68,6 +68,7 @@ fn operations_and_errors_by_bounded_type() {
 
 /// Through the `anyhow` feature, the io error under the context names the
 /// error type.
+#[cfg(feature = "anyhow")]
 #[track_database_operation("db_update", "contacts")]
 fn update_contact(kind: Option<io::ErrorKind>) -> anyhow::Result<()> {
     use anyhow::Context as _;
@@ -77,6 +78,7 @@ fn update_contact(kind: Option<io::ErrorKind>) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(feature = "anyhow")]
 #[test]
 fn anyhow_errors_are_counted_by_their_cause() {
     update_contact(Some(io::ErrorKind::ConnectionReset)).unwrap_err();

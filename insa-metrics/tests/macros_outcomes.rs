@@ -135,6 +135,7 @@ fn anyhow_alias(ok: bool) -> anyhow::Result<u8> {
 }
 
 /// With the `anyhow` feature, a timeout under a context is still a timeout.
+#[cfg(feature = "anyhow")]
 #[track_request_metrics("outcome_anyhow_timeout")]
 fn anyhow_timeout(timeout: bool) -> anyhow::Result<u8> {
     use anyhow::Context as _;
@@ -157,6 +158,11 @@ fn result_aliases_are_results() {
     anyhow_alias(true).unwrap();
     anyhow_alias(false).unwrap_err();
     assert_eq!(statuses("outcome_alias_anyhow"), [1.0, 1.0, 0.0, 0.0]);
+}
+
+#[cfg(feature = "anyhow")]
+#[test]
+fn anyhow_timeouts_under_a_context_are_timeouts() {
     anyhow_timeout(true).unwrap_err();
     anyhow_timeout(false).unwrap_err();
     assert_eq!(statuses("outcome_anyhow_timeout"), [0.0, 1.0, 1.0, 0.0]);

@@ -112,13 +112,11 @@ impl Scrapes {
             .count()
     }
 
-    /// Prints the figures and asserts the goal with a margin for a loaded
-    /// machine: >= 95 % answered 200 (the README's goal is within 1 s; the
-    /// assertion allows 3 s).
+    /// Prints the figures and asserts the README's goal: >= 95 % answered
+    /// 200 within 1 s (the worst seen here is about a quarter of that).
     fn assert_goal(&self, scenario: &str) {
         let total = self.0.len();
         let within_1s = self.answered_within(Duration::from_secs(1));
-        let within_3s = self.answered_within(Duration::from_secs(3));
         let mut latencies: Vec<Duration> = self.0.iter().flatten().copied().collect();
         latencies.sort();
         let p50 = latencies
@@ -127,12 +125,12 @@ impl Scrapes {
             .unwrap_or_default();
         let max = latencies.last().copied().unwrap_or_default();
         eprintln!(
-            "{scenario}: {within_1s}/{total} scrapes answered 200 within 1 s \
-             ({within_3s} within 3 s); median {p50:?}, max {max:?}"
+            "{scenario}: {within_1s}/{total} scrapes answered 200 within 1 s; \
+             median {p50:?}, max {max:?}"
         );
         assert!(
-            within_3s * 100 >= total * 95,
-            "{scenario}: only {within_3s}/{total} scrapes answered 200 within 3 s"
+            within_1s * 100 >= total * 95,
+            "{scenario}: only {within_1s}/{total} scrapes answered 200 within 1 s"
         );
     }
 }

@@ -185,6 +185,10 @@ fn a_port_that_is_not_1_to_65535_is_a_config_error_not_a_push_to_port_80() {
         "http://127.0.0.1:/gateway",
         "http://127.0.0.1:0",
         "http://[::1]:99999",
+        "http://127.0.0.1:+80",
+        "http://[::1]:",
+        "http://[::1]:0x50",
+        "http://[::1]:+80/gateway",
     ] {
         let error = Pusher::new(url, "insa_batch")
             .basic_auth("pusher", "s3cret")

@@ -27,6 +27,9 @@ struct Tally {
     panicked: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Misses recorded with an empty value, and with one over the length limit.
+    empty: AtomicU64,
+    too_long: AtomicU64,
 }
 
 const PANIC_MESSAGE: &str = "soak: an instrumented fn panics (expected)";
@@ -64,6 +67,11 @@ fn record(thread: u64, stop: &AtomicBool, tally: &Tally) {
         tally.hits.fetch_add(1, Ordering::Relaxed);
         metrics().record_cache_miss(bad_label(i).as_str());
         tally.misses.fetch_add(1, Ordering::Relaxed);
+        match i % 4 {
+            0 => tally.empty.fetch_add(1, Ordering::Relaxed),
+            1 => tally.too_long.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
         i += 4;
         if i.is_multiple_of(64) {
             std::thread::yield_now();
@@ -287,6 +295,30 @@ fn check_counts(addr: SocketAddr, runtime: &tokio::runtime::Runtime, tally: &Tal
     assert_eq!(
         family_sum(&text, "insa_cache_misses_total"),
         load(&tally.misses)
+    );
+    // ... and the self-metrics count exactly what was replaced or folded.
+    let invalid = |reason: &str| {
+        sample(
+            &text,
+            &format!(
+                r#"insa_metrics_invalid_label_values_total{{family="insa_cache_misses_total",reason="{reason}"}}"#
+            ),
+        )
+    };
+    assert_eq!(invalid("empty"), Some(load(&tally.empty)));
+    assert_eq!(invalid("too_long"), Some(load(&tally.too_long)));
+    let folded = sample(
+        &text,
+        r#"insa_metrics_label_overflow_total{family="insa_cache_misses_total"}"#,
+    );
+    assert!(folded.is_some_and(|folded| folded > 0.0), "{folded:?}");
+    assert_eq!(
+        folded,
+        sample(
+            &text,
+            r#"insa_cache_misses_total{cache_type="__overflow__"}"#
+        ),
+        "every record folded into the overflow series is counted there"
     );
 }
 

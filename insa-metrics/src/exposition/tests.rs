@@ -224,6 +224,27 @@ fn a_registry_alone_is_written_as_text_encoder_writes_it() {
     assert_eq!(crate::encoding::encode_text(&Registry::new()), "");
 }
 
+/// OpenMetrics timestamps are seconds; 0.0.4's are milliseconds (the
+/// 0.0.4 text is checked against `TextEncoder` above).
+#[test]
+fn openmetrics_timestamps_of_other_collectors_are_seconds() {
+    let registry = foreign_registry();
+    let collector = collector_on(&registry);
+    let text = collector.encode_openmetrics();
+    assert_eq!(
+        family_block(&text, "insa_test_summary"),
+        "# HELP insa_test_summary Help with \\\\ and\\nnewline and \\\"quotes\\\"\n\
+         # TYPE insa_test_summary summary\n\
+         insa_test_summary_sum 0\n\
+         insa_test_summary_count 1\n\
+         insa_test_summary{path=\"a\\\\b \\\"c\\\"\\nd\",quantile=\"0.5\"} 5 1700000000.123\n\
+         insa_test_summary{path=\"a\\\\b \\\"c\\\"\\nd\",quantile=\"0.99\"} 9.9 1700000000.123\n\
+         insa_test_summary_sum{path=\"a\\\\b \\\"c\\\"\\nd\"} 0.3 1700000000.123\n\
+         insa_test_summary_count{path=\"a\\\\b \\\"c\\\"\\nd\"} 7 1700000000.123\n"
+    );
+    assert!(collector.encode_text().contains("} 5 1700000000123\n"));
+}
+
 #[test]
 fn an_untyped_family_is_an_encoding_error() {
     struct Untyped(Desc);
@@ -444,4 +465,81 @@ fn openmetrics_escapes_label_values_and_help() {
         text.contains(r#"insa_cache_hits_total{cache_type="a\"b\\c\nd"} 1"#),
         "{text}"
     );
+}
+
+/// A whole histogram family in OpenMetrics, byte for byte: `# UNIT`, every
+/// bucket, `+Inf`, sum and count, and the exemplar on the bucket the call
+/// landed in, for a series whose label value needs escaping. Only the
+/// exemplar's value and timestamp, and the sum, are measured: they are
+/// checked for shape, and the bucket counts follow from the value.
+#[test]
+fn openmetrics_histogram_with_an_exemplar_on_an_escaped_series() {
+    use crate::catalogue::REQUEST_DURATION_BUCKETS;
+    let c = fresh();
+    let trace = TraceContext::new([0xab; 16], [0xcd; 8]).unwrap();
+    {
+        let _scope = trace.enter();
+        c.start_request("crm\"agent\\").succeed();
+    }
+    let text = c.encode_openmetrics();
+    let block = family_block(&text, "insa_agent_request_duration_seconds");
+    let series = r#"agent_type="crm\"agent\\""#;
+    let exemplar_labels = format!(
+        " # {{trace_id=\"{}\",span_id=\"{}\"}} ",
+        "ab".repeat(16),
+        "cd".repeat(8)
+    );
+    // The measured parts: the exemplar's value and timestamp, and the sum.
+    let line = block.lines().find(|l| l.contains(" # {")).expect(&block);
+    let (_, measured) = line.split_once(&exemplar_labels).expect(line);
+    let (value, timestamp) = measured.split_once(' ').expect(line);
+    let value: f64 = value.parse().unwrap();
+    assert!(timestamp.split_once('.').is_some_and(|(s, ms)| {
+        s.len() == 10 && ms.len() == 3 && format!("{s}{ms}").bytes().all(|b| b.is_ascii_digit())
+    }));
+    let sum_line = block.lines().find(|l| l.contains("_sum{")).unwrap();
+    let sum = sum_line.rsplit_once(' ').unwrap().1;
+    assert_eq!(
+        sum.parse::<f64>().unwrap(),
+        value,
+        "one call: the sum is its value"
+    );
+
+    let mut expected = String::from(
+        "# HELP insa_agent_request_duration_seconds Request duration in seconds\n\
+         # TYPE insa_agent_request_duration_seconds histogram\n\
+         # UNIT insa_agent_request_duration_seconds seconds\n",
+    );
+    let landed = REQUEST_DURATION_BUCKETS
+        .iter()
+        .position(|&bound| value <= bound)
+        .unwrap_or(REQUEST_DURATION_BUCKETS.len());
+    let mut les: Vec<String> = REQUEST_DURATION_BUCKETS
+        .iter()
+        .map(|bound| {
+            let mut le = String::new();
+            // `le="1"` as in 0.0.4, not OpenMetrics' canonical `1.0`: one
+            // series whichever format a scrape negotiates, and rules that
+            // select `le="1"` (deploy/prometheus/rules/slo.yml) keep working
+            // on a Prometheus that does not normalise `le` (before 3.0).
+            super::float::write_float(&mut le, *bound).unwrap();
+            le
+        })
+        .collect();
+    les.push("+Inf".to_owned());
+    for (i, le) in les.iter().enumerate() {
+        let count = u8::from(i >= landed);
+        expected.push_str(&format!(
+            "insa_agent_request_duration_seconds_bucket{{{series},le=\"{le}\"}} {count}"
+        ));
+        if i == landed {
+            expected.push_str(&format!("{exemplar_labels}{measured}"));
+        }
+        expected.push('\n');
+    }
+    expected.push_str(&format!(
+        "insa_agent_request_duration_seconds_sum{{{series}}} {sum}\n\
+         insa_agent_request_duration_seconds_count{{{series}}} 1\n"
+    ));
+    assert_eq!(block, expected);
 }

@@ -5,12 +5,16 @@
 //! even to odd with a compare-and-swap (so writers exclude each other, and a
 //! writer that loses simply drops its exemplar), stores the fields, and makes
 //! the version even again; a reader retries while the version is odd or moved.
-//! Sampling bounds the cost: a slot is due at most once per interval, and only
-//! a due slot reads the trace context.
+//! Sampling bounds the cost: a slot takes at most one exemplar per interval,
+//! and only a due slot reads the trace context.
 
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use crate::trace::TraceContext;
+
+/// A slot whose call had no trace context is due again after
+/// `interval / NO_TRACE_RETRY_DIVISOR` (10 ms of the default 1 s).
+const NO_TRACE_RETRY_DIVISOR: u64 = 100;
 
 /// One exemplar as read back for the exposition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +32,11 @@ struct Slot {
     /// Even when stable, odd while a writer is in; 0 until the first write.
     version: AtomicU64,
     /// The clock reading (raw) from which the slot is due again: 0 until
-    /// its first check, then that check's reading plus the interval. Written
-    /// even when no trace context was found, so the context is looked for at
-    /// most once per interval; the hot path only compares with it.
+    /// its first check, then that check's reading plus the interval, or
+    /// plus a hundredth of it when no trace context was found (an untraced
+    /// call does not hold the slot from the traced ones for a whole
+    /// interval, and the context is still looked for a bounded number of
+    /// times). The hot path only compares with it.
     next_due: AtomicU64,
     trace_high: AtomicU64,
     trace_low: AtomicU64,
@@ -104,8 +110,11 @@ impl Exemplars {
     #[cold]
     #[inline(never)]
     fn offer_due(&self, i: usize, value: u64, now: u64, interval: u64) -> Option<TraceContext> {
+        let Some(trace) = TraceContext::current() else {
+            self.checked(i, now, interval / NO_TRACE_RETRY_DIVISOR);
+            return None;
+        };
         self.checked(i, now, interval);
-        let trace = TraceContext::current()?;
         self.write(
             i,
             Exemplar {
@@ -210,6 +219,25 @@ mod tests {
         assert!(slots.due(1, 120, 50));
         assert!(slots.due(0, 150, 50));
         assert!(!slots.due(2, 150, 50));
+    }
+
+    /// Untraced calls (health checks, say) among traced ones: the slot is
+    /// looked at again a hundredth of the interval later, not a whole one.
+    #[test]
+    fn an_untraced_call_holds_the_slot_for_a_hundredth_of_the_interval() {
+        let slots = Exemplars::new(1);
+        assert_eq!(slots.offer(0, || 1, 1_000, 10_000), None);
+        let trace = context(5);
+        let _scope = trace.enter();
+        assert_eq!(slots.offer(0, || 2, 1_099, 10_000), None, "too soon");
+        assert_eq!(slots.offer(0, || 3, 1_100, 10_000), Some(trace));
+        assert_eq!(slots.read(0).map(|e| e.value), Some(3));
+        assert_eq!(
+            slots.offer(0, || 4, 11_099, 10_000),
+            None,
+            "traced: a whole interval"
+        );
+        assert_eq!(slots.offer(0, || 5, 11_100, 10_000), Some(trace));
     }
 
     #[test]

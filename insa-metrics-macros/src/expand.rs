@@ -76,15 +76,16 @@ pub(crate) fn instrument_fn(
     block: &mut Block,
     place: Place,
 ) -> syn::Result<()> {
+    item::check_not_instrumented(kind, block)?;
     if sig.asyncness.is_some() {
         // An `async fn` body runs at the first poll: so does the guard.
         let body = Body::of_async(Some(Move::default()), block);
-        *block = instrumented(kind, site, &body, &Output::of(&sig.output));
+        *block = instrumented(kind, site, &body, &Output::of(&sig.output), None);
     } else if let Some(tail) = tail_async_block(block) {
         // `-> impl Future { async move { … } }`, and `#[async_trait]`'s
         // `Box::pin(async move { … })`: instrument inside the async block.
         let body = Body::of_async(tail.capture, &tail.block);
-        tail.block = instrumented(kind, site, &body, &Output::of_future(&sig.output));
+        tail.block = instrumented(kind, site, &body, &Output::of_future(&sig.output), None);
     } else if let Some(future) = returned_future(&sig.output) {
         // Timing the construction of a future would record a success before
         // the work has started.
@@ -99,7 +100,12 @@ pub(crate) fn instrument_fn(
         ));
     } else {
         let body = Body::Sync(block);
-        *block = instrumented(kind, site, &body, &Output::of(&sig.output));
+        let output = Output::of(&sig.output);
+        let returned = match &sig.output {
+            ReturnType::Type(_, ty) => Some(ty.span()),
+            ReturnType::Default => None,
+        };
+        *block = instrumented(kind, site, &body, &output, returned);
     }
     Ok(())
 }
@@ -133,7 +139,16 @@ fn site(kind: Kind, labels: &[Label]) -> TokenStream {
 
 /// The instrumented block: the guard, the body run to its value, the outcome.
 /// It keeps the original block's braces, so the body reads as the user's.
-fn instrumented(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output) -> Block {
+/// In a sync fn (`sync_return`: its return type's span), a value that is a
+/// pinned future (a type the signature does not show to be one) is refused
+/// at compile time, with the error on the return type.
+fn instrumented(
+    kind: Kind,
+    site: &TokenStream,
+    body: &Body<'_>,
+    output: &Output,
+    sync_return: Option<Span>,
+) -> Block {
     let span = Span::mixed_site();
     let guard = format_ident!("__insa_guard", span = span);
     let result = format_ident!("__insa_result", span = span);
@@ -163,14 +178,20 @@ fn instrumented(kind: Kind, site: &TokenStream, body: &Body<'_>, output: &Output
                     #guard.end(::insa_metrics::__private::Outcome::Success);
                 }
             },
-            Output::Known(_) | Output::Inferred => syn::parse_quote_spanned! {span=>
-                {
-                    let #guard = #site;
-                    let #result = #run;
-                    #guard.end(::insa_metrics::__private::outcome!(&#result));
-                    #result
+            Output::Known(_) | Output::Inferred => {
+                let check = sync_return.map(|returned| {
+                    quote_spanned!(returned=> ::insa_metrics::__private::sync_return!(&#result);)
+                });
+                syn::parse_quote_spanned! {span=>
+                    {
+                        let #guard = #site;
+                        let #result = #run;
+                        #check
+                        #guard.end(::insa_metrics::__private::outcome!(&#result));
+                        #result
+                    }
                 }
-            },
+            }
         }
     };
     block.brace_token = body.block().brace_token;

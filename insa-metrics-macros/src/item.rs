@@ -1,7 +1,9 @@
 //! What an attribute is on: a fn it can instrument, or an `impl` block whose
 //! methods it instruments; and what keeps a fn from being instrumented.
 
-use syn::{Attribute, Item, ItemFn, ItemImpl, TraitItemFn};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::{Attribute, Block, Item, ItemFn, ItemImpl, TraitItemFn};
 
 use crate::kind::Kind;
 
@@ -126,4 +128,55 @@ fn check_repeated(kind: Kind, attrs: &[Attribute]) -> syn::Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// The same attribute under another name (`use … as track;`) is not seen
+/// among the attributes; its expansion is seen in the body, as the call
+/// site of the same kind. The error is on this attribute (the call site).
+pub(crate) fn check_not_instrumented(kind: Kind, block: &Block) -> syn::Result<()> {
+    if holds_site(block.to_token_stream(), kind.site_type()) {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "#[{}] is already on this fn, under another name: remove one of them, \
+                 every call would count twice",
+                kind.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `tokens` hold the path `__private::<site_type>`, at any depth.
+fn holds_site(tokens: TokenStream, site_type: &str) -> bool {
+    let mut last: [Option<String>; 3] = [None, None, None];
+    for token in tokens {
+        match token {
+            TokenTree::Group(group) => {
+                if holds_site(group.stream(), site_type) {
+                    return true;
+                }
+                last = [None, None, None];
+            }
+            TokenTree::Ident(ident) => {
+                let ident = ident.to_string();
+                if ident == site_type
+                    && matches!(&last, [Some(a), Some(b), Some(c)]
+                        if a == "__private" && b == ":" && c == ":")
+                {
+                    return true;
+                }
+                last = [last[1].take(), last[2].take(), Some(ident)];
+            }
+            TokenTree::Punct(punct) => {
+                last = [
+                    last[1].take(),
+                    last[2].take(),
+                    Some(punct.as_char().to_string()),
+                ];
+            }
+            TokenTree::Literal(_) => last = [None, None, None],
+        }
+    }
+    false
 }

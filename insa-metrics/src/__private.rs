@@ -296,6 +296,56 @@ pub fn run<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
+/// Borrows the value of a sync body for
+/// [`sync_return!`](crate::__private::sync_return)'s autoref dispatch.
+pub struct SyncReturn<'a, T: ?Sized>(pub &'a T);
+
+/// What a sync body that returns a pinned future (`BoxFuture<'_, T>`, a
+/// `Pin<Box<dyn Future>>` behind an alias or an associated type) fails to
+/// be: the attribute cannot see such a type is a future, and would record
+/// the call when the future is built, before any of its work.
+#[diagnostic::on_unimplemented(
+    message = "this fn returns a pinned future, which the attribute cannot see into",
+    label = "the call would be recorded when the future is built, before its work",
+    note = "make it an `async fn`, or end the body with `Box::pin(async move {{ … }})`"
+)]
+pub trait BodyOfAnAsyncFn {}
+
+/// A sync body whose value is a pinned future: refused.
+pub trait PinnedFutureReturn {
+    /// Fails to compile, with [`BodyOfAnAsyncFn`]'s message.
+    fn __insa_sync_return(&self)
+    where
+        Self: BodyOfAnAsyncFn,
+    {
+    }
+}
+
+impl<T: PinnedFuture> PinnedFutureReturn for &SyncReturn<'_, T> {}
+
+/// Any other value of a sync body.
+pub trait ValueReturn {
+    /// Nothing to check.
+    #[inline]
+    fn __insa_sync_return(&self) {}
+}
+
+impl<T: ?Sized> ValueReturn for SyncReturn<'_, T> {}
+
+/// Refuses a sync body whose value is a pinned future (see
+/// [`BodyOfAnAsyncFn`]); compiles to nothing otherwise.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __insa_sync_return {
+    ($value:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{PinnedFutureReturn as _, ValueReturn as _};
+        (&&$crate::__private::SyncReturn($value)).__insa_sync_return()
+    }};
+}
+
+pub use crate::__insa_sync_return as sync_return;
+
 /// Borrows a return value for [`outcome!`](crate::__private::outcome)'s
 /// autoref dispatch.
 pub struct Wrap<'a, T: ?Sized>(pub &'a T);

@@ -9,6 +9,7 @@ impl CrmAgent {
         let __insa_result = ::insa_metrics::__private::run::<
             Self,
         >(|| { CrmAgent { crm } });
+        ::insa_metrics::__private::sync_return!(& __insa_result);
         __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
         __insa_result
     }

@@ -10,6 +10,7 @@ impl Users {
         let __insa_result = ::insa_metrics::__private::run::<
             Result<User, DbError>,
         >(|| { self.db.get(id) });
+        ::insa_metrics::__private::sync_return!(& __insa_result);
         __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
         __insa_result
     }

@@ -12,6 +12,7 @@ pub fn size(task: Task) -> Result<Sizing, WorkerError> {
         let plan = plan(&task)?;
         Ok(Sizing::from(plan))
     });
+    ::insa_metrics::__private::sync_return!(& __insa_result);
     __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
     __insa_result
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Every alert of deploy/prometheus/rules has promtool test cases showing it
 firing and not firing (the Watchdog, which always fires, only firing), a
-section in deploy/prometheus/RUNBOOK.md (its runbook_url's anchor), and a
-`severity` the Alertmanager routes (critical, warning, or none).
+section in deploy/prometheus/RUNBOOK.md (its runbook_url's anchor), a
+`dashboard_url` opening one of deploy/grafana/dashboards (by its uid; the
+Watchdog, which nobody reads, has none), and a `severity` the Alertmanager
+routes (critical, warning, or none).
 
     python3 scripts/check_alert_tests.py
 
@@ -10,6 +12,8 @@ promtool runs the cases (`promtool test rules deploy/prometheus/tests/*.yml`);
 this only checks that none is missing.
 """
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +21,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ALWAYS_FIRING = {"Watchdog"}
+# Alerts no one opens a dashboard for: the Watchdog goes to the heartbeat
+# service only.
+NO_DASHBOARD = {"Watchdog"}
 SEVERITIES = {"critical", "warning", "none"}
 
 
@@ -24,6 +31,7 @@ def main():
     alerts, errors = set(), []
     runbook = (ROOT / "deploy/prometheus/RUNBOOK.md").read_text()
     sections = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
+    uids = {json.loads(p.read_text())["uid"] for p in (ROOT / "deploy/grafana/dashboards").glob("*.json")}
     for path in sorted((ROOT / "deploy/prometheus/rules").glob("*.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for r in group["rules"]:
@@ -34,6 +42,14 @@ def main():
                     errors.append(f"{r['alert']}: no section in RUNBOOK.md")
                 if not r["annotations"].get("runbook_url", "").endswith("#" + r["alert"].lower()):
                     errors.append(f"{r['alert']}: runbook_url does not end with #{r['alert'].lower()}")
+                dashboard = r["annotations"].get("dashboard_url")
+                if r["alert"] not in NO_DASHBOARD:
+                    uid = re.search(r"/d/([^/?{]+)", dashboard or "")
+                    if not dashboard:
+                        errors.append(f"{r['alert']}: no dashboard_url annotation")
+                    elif not uid or uid.group(1) not in uids:
+                        errors.append(f"{r['alert']}: dashboard_url opens no dashboard of deploy/grafana/dashboards "
+                                      f"(uids {sorted(uids)})")
                 if r.get("labels", {}).get("severity") not in SEVERITIES:
                     errors.append(f"{r['alert']}: severity not one of {sorted(SEVERITIES)}")
     firing, quiet = set(), set()
@@ -50,7 +66,8 @@ def main():
         print("FAIL", e)
     if errors:
         return 1
-    print(f"ok: {len(alerts)} alerts, each tested firing and not firing, each with its runbook section")
+    print(f"ok: {len(alerts)} alerts, each tested firing and not firing, each with its runbook section "
+          f"and a dashboard_url")
     return 0
 
 

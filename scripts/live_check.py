@@ -211,12 +211,34 @@ def test_config(confdir, prom_addr, groups, alertmanagers=(), region=REGION):
         (r"localhost:9090", prom_addr),
     ], "prometheus_config.yml")
     (confdir / "prometheus.yml").write_text(text)
+    copy_rules(confdir)
+    return confdir / "prometheus.yml", []
+
+
+def copy_rules(confdir):
+    """The real rules, every `for:` cut to 5 s and every group evaluated each second."""
     rules = confdir / "rules"
     rules.mkdir(exist_ok=True)
     for path in (ROOT / "deploy/prometheus/rules").glob("*.yml"):
         r = re.sub(r"\bfor: \S+", "for: 5s", path.read_text())
         r = re.sub(r"\binterval: 15s", "interval: 1s", r)
         (rules / path.name).write_text(r)
+
+
+def central_config(confdir, prom_addr):
+    """prometheus_central.yml (no worker scrape job, no region) and the real rules,
+    adapted: short intervals, no Alertmanager."""
+    (confdir / "targets").mkdir(parents=True, exist_ok=True)
+    (confdir / "targets" / "alertmanagers.yml").write_text("[]\n")
+    text = adapt((ROOT / "deploy/prometheus/prometheus_central.yml").read_text(), [
+        (r"scrape_interval: 15s", f"scrape_interval: {SCRAPE_INTERVAL}s"),
+        (r"scrape_timeout: 10s", f"scrape_timeout: {SCRAPE_INTERVAL}s"),
+        (r"evaluation_interval: 15s", f"evaluation_interval: {SCRAPE_INTERVAL}s"),
+        (r"refresh_interval: 1m", "refresh_interval: 5s"),
+        (r"localhost:9090", prom_addr),
+    ], "prometheus_central.yml")
+    (confdir / "prometheus.yml").write_text(text)
+    copy_rules(confdir)
     return confdir / "prometheus.yml", []
 
 
@@ -418,6 +440,40 @@ def targets_up(url, expected, region=REGION):
     return len(workers) == expected and len(up) == expected and discovered and labelled
 
 
+def reference_parser_reads_the_scrape(backend):
+    """The backend's /metrics asked for as Prometheus asks, read by the OpenMetrics
+    reference parser (prometheus_client): every family of the catalogue, with
+    trace-linked exemplars on the request durations."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    request = urllib.request.Request(f"http://{backend}/metrics", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        content_type = response.headers.get("Content-Type", "")
+        text = response.read().decode()
+    if not content_type.startswith("application/openmetrics-text"):
+        fail(f"the backend answered {content_type!r} to Prometheus' Accept header")
+        return
+    try:
+        families = list(text_string_to_metric_families(text))
+    except Exception as error:  # the parser's own error types vary by version
+        fail(f"the reference parser rejects the backend's OpenMetrics scrape: {error}")
+        return
+    # The parser names a counter family without `_total`, as OpenMetrics does.
+    names = {f.name for f in families} | {f.name + "_total" for f in families if f.type == "counter"}
+    missing = [f for f in check_dashboards.catalogue_families() if f not in names]
+    if missing:
+        fail(f"families missing from the parsed scrape: {missing}")
+    exemplars = [(f.name, s.exemplar) for f in families for s in f.samples if s.exemplar is not None]
+    durations = [e for name, e in exemplars if name == "insa_agent_request_duration_seconds"]
+    hex_ids = all(re.fullmatch(r"[0-9a-f]{32}", e.labels.get("trace_id", ""))
+                  and re.fullmatch(r"[0-9a-f]{16}", e.labels.get("span_id", "")) for _, e in exemplars)
+    if not durations or not hex_ids:
+        fail(f"exemplars in the parsed scrape: {len(durations)} on request durations, ids well-formed: {hex_ids}")
+        return
+    log(f"the reference parser reads the backend's OpenMetrics scrape: {len(families)} families, "
+        f"{len(exemplars)} exemplars ({len(durations)} on request durations), every id well-formed")
+
+
 def families_present(url):
     names = {r["metric"]["__name__"] for r in query(url, 'count by (__name__) ({__name__=~"insa_.+", job="insa-workers"})')}
     missing = [f for f in check_dashboards.catalogue_families()
@@ -496,6 +552,7 @@ def check_single(binary, workdir):
     panels_return_data(url)
     variables_list_values(url)
     trace_linked_exemplars(url, started)
+    reference_parser_reads_the_scrape(backend)
     if wait_for("Prometheus to discover the Alertmanager",
                 lambda: query(url, "prometheus_notifications_alertmanagers_discovered == 1"), 30):
         log("Prometheus sends to the Alertmanager (discovered through targets/alertmanagers.yml)")
@@ -573,17 +630,21 @@ def check_inhibitions(am, receiver):
         {"alertname": "InsaAvailabilityBudgetBurn", "severity": "warning", "agent_type": "crm_agent", **env},
         # ... but not another agent's ticket.
         {"alertname": "InsaAvailabilityBudgetBurn", "severity": "warning", "agent_type": "sizing_agent", **env},
-        # A worker down mutes the region's silence alert; a share of targets
-        # down mutes each worker's ticket.
+        # A share of targets down mutes the region's silence alert and each
+        # worker's ticket.
         {"alertname": "InsaTargetsDown", "severity": "critical", **env},
         {"alertname": "InsaWorkerDown", "severity": "warning", "instance": "w1:9091", **env},
         {"alertname": "InsaNoRequests", "severity": "critical", **env},
         # Another region's silence is not muted.
         {"alertname": "InsaNoRequests", "severity": "critical", "environment": "inhibition-test", "region": "r2"},
+        # One worker down alone does not mute its region's silence alert.
+        {"alertname": "InsaWorkerDown", "severity": "warning", "instance": "w3:9091",
+         "environment": "inhibition-test", "region": "r3"},
+        {"alertname": "InsaNoRequests", "severity": "critical", "environment": "inhibition-test", "region": "r3"},
     ]
     am_api(am, "alerts", [{"labels": labels, "annotations": {"summary": "posted by the live test"}, "endsAt": ends}
                           for labels in posted])
-    expected = {0: False, 1: True, 2: False, 3: False, 4: True, 5: True, 6: False}
+    expected = {0: False, 1: True, 2: False, 3: False, 4: True, 5: True, 6: False, 7: False, 8: False}
 
     def states():
         alerts = am_api(am, "alerts?" + urllib.parse.urlencode({"filter": 'environment="inhibition-test"'}))
@@ -597,13 +658,14 @@ def check_inhibitions(am, receiver):
         return out if out == expected else None
     if wait_for("the Alertmanager's inhibitions", states, 15, interval=0.2):
         log("inhibitions hold: critical mutes the same alert's warning (same agent only), "
-            "InsaTargetsDown mutes InsaWorkerDown, a worker down mutes InsaNoRequests (same region only)")
+            "InsaTargetsDown mutes InsaWorkerDown and InsaNoRequests (same region only), "
+            "a lone InsaWorkerDown does not mute InsaNoRequests")
     else:
         fail(f"inhibitions: expected {expected}")
     # The ticket webhook got the warning nobody muted, not the muted ones.
     def ticket_got_unmuted():
         names = [(a["labels"].get("alertname"), a["labels"].get("agent_type")) for t, a in receiver.alerts("ticket")
-                 if a["labels"].get("environment") == "inhibition-test"]
+                 if a["labels"].get("environment") == "inhibition-test" and a["labels"].get("region") == "r1"]
         return ("InsaAvailabilityBudgetBurn", "sizing_agent") in names and names
     names = wait_for("the unmuted warning at the ticket webhook", ticket_got_unmuted, DELIVERED_WITHIN, interval=0.2)
     if names and (("InsaAvailabilityBudgetBurn", "crm_agent") in names or ("InsaWorkerDown", None) in names):
@@ -813,7 +875,7 @@ CENTRAL_LOOKBACK = 20
 def check_regions(binary, workdir):
     log("variant regions: regions a and b, each a crm_backend and an agent-mode Prometheus, "
         "remote-writing to a central Prometheus (a's CRM breaker tripped once, b's forced open)")
-    central = start_prometheus(workdir, "central", lambda d, addr: test_config(d, addr, [], region="central"),
+    central = start_prometheus(workdir, "central", central_config,
                                ["--web.enable-remote-write-receiver", f"--query.lookback-delta={CENTRAL_LOOKBACK}s"])
     started = {}
     # a's breaker opens once at start and recovers: whether the workload alone
@@ -833,6 +895,13 @@ def check_regions(binary, workdir):
                 and {"a", "b"} <= {r["metric"].get("region") for r in agents})
     if wait_for("both regions' targets and agents at the central Prometheus", both_regions, 30):
         log("the central Prometheus holds both regions' workers and both agents' own series, each with its region")
+    # prometheus_central.yml scrapes no worker itself: each worker is there once.
+    workers = query(central, 'count(up{job="insa-workers"})')
+    if not workers or float(workers[0]["value"][1]) != 2:
+        fail(f"the central Prometheus should hold each worker once (2), holds {workers}")
+    own = query(central, 'up{job="prometheus"}')
+    if not any("region" not in r["metric"] for r in own):
+        fail(f"the central Prometheus' own series should carry no region: {own}")
     if not wait_for("every family at the central Prometheus", lambda: not families_present(central),
                     FAMILIES_WITHIN + 10, interval=0.5):
         fail(f"families missing at the central Prometheus: {families_present(central)}")

@@ -111,6 +111,7 @@ python3 deploy/grafana/generate_dashboards.py --check
 step "monitoring stack: promtool check config / check rules / test rules"
 promtool check config deploy/prometheus/prometheus_config.yml
 promtool check config --agent deploy/prometheus/prometheus_agent.yml
+promtool check config deploy/prometheus/prometheus_central.yml
 promtool check rules deploy/prometheus/rules/*.yml
 promtool test rules deploy/prometheus/tests/*.yml
 python3 scripts/check_alert_tests.py

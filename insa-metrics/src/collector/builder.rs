@@ -83,7 +83,7 @@ impl CollectorBuilder {
     }
 
     /// How long a counter or histogram series with run-time label values may
-    /// go unchanged before a scrape drops it, so that a family's cardinality
+    /// go without a record before a scrape drops it, so that a family's cardinality
     /// limit recovers after a burst of junk values (default one hour; `None`
     /// keeps every series). Series of macro call sites, series a handle holds,
     /// families without labels, gauges and the info metric never expire.

@@ -316,6 +316,42 @@ mod tests {
         assert_eq!(sample(&text, overflowed), Some(41));
     }
 
+    /// No scrape between the burst and the end of the wait: the first scrape
+    /// after it drops the junk, since it is the records that are timed.
+    #[test]
+    fn a_burst_then_a_wait_then_one_scrape_frees_the_cap() {
+        let clock = IdleClock::manual();
+        let collector = MetricsCollector::builder()
+            .process_metrics(false)
+            .cardinality_limit(10)
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .idle_clock(clock.clone())
+            .build()
+            .unwrap();
+        for junk in 0..50 {
+            collector.record_cache_hit(format!("junk-{junk}"));
+        }
+        clock.advance(Duration::from_secs(301));
+        let text = collector.encode_text();
+        assert!(
+            text.contains(r#"cache_type="junk-0""#),
+            "written, then dropped"
+        );
+        let expired = r#"insa_metrics_series_expired_total{family="insa_cache_hits_total"}"#;
+        assert_eq!(sample(&text, expired), Some(10));
+        collector.record_cache_hit("sizing");
+        let text = collector.encode_text();
+        assert_eq!(
+            sample(&text, r#"insa_cache_hits_total{cache_type="sizing"}"#),
+            Some(1)
+        );
+        // The 40 folded records stay counted where they were.
+        assert_eq!(
+            sample(&text, r#"insa_cache_hits_total{cache_type="__overflow__"}"#),
+            Some(40)
+        );
+    }
+
     #[test]
     fn call_site_series_gauges_and_unlabelled_families_never_expire() {
         let clock = IdleClock::manual();

@@ -65,6 +65,14 @@ impl Borrow<str> for Entry {
     }
 }
 
+/// Lookups compare the key's bytes: no UTF-8 check of a key being looked up
+/// (byte order is `str`'s order).
+impl Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.0.key().as_bytes()
+    }
+}
+
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
         self.0.key() == other.0.key()
@@ -106,6 +114,9 @@ pub(crate) struct Family {
     overflow: OnceLock<Arc<Series>>,
     settings: Settings,
     accounting: Option<Accounting>,
+    /// Whether idle series are dropped: counters and histograms with labels,
+    /// out of the self-metrics, with an idle timeout set.
+    expires: bool,
 }
 
 impl Family {
@@ -126,6 +137,10 @@ impl Family {
             .enumerate()
             .map(|(n, &i)| format!("{}{}=\"", if n == 0 { '{' } else { ',' }, labels[i]).into())
             .collect();
+        let expires = settings.idle_timeout.is_some()
+            && matches!(spec.kind(), FamilyKind::Counter | FamilyKind::Histogram)
+            && !labels.is_empty()
+            && accounting.is_some();
         let family = Family {
             spec,
             buckets,
@@ -135,6 +150,7 @@ impl Family {
             overflow: OnceLock::new(),
             settings,
             accounting,
+            expires,
         };
         if labels.is_empty() {
             // The one series of a family without labels exists from the start.
@@ -179,7 +195,8 @@ impl Family {
         let key = self.key(values);
         {
             let index = self.read();
-            if let Some(Entry(series)) = index.get(key.as_str()) {
+            if let Some(Entry(series)) = index.get(key.as_bytes()) {
+                self.touch(series);
                 return f(series);
             }
             if admission == Admission::Capped && self.is_full(&index) {
@@ -188,7 +205,8 @@ impl Family {
             }
         }
         let mut index = self.write();
-        if let Some(Entry(series)) = index.get(key.as_str()) {
+        if let Some(Entry(series)) = index.get(key.as_bytes()) {
+            self.touch(series);
             return f(series);
         }
         if admission == Admission::Capped && self.is_full(&index) {
@@ -196,9 +214,20 @@ impl Family {
             return self.overflowed(f);
         }
         let series = Arc::new(Series::new(key.as_str(), self.width()));
+        self.touch(&series);
         let result = f(&series);
         index.insert(Entry(series));
         result
+    }
+
+    /// Notes a record by label values for idle expiry: one read of the idle
+    /// clock (the time-stamp counter) and one store, in families whose series
+    /// expire. Call sites and handles do not come here.
+    #[inline]
+    fn touch(&self, series: &Series) {
+        if self.expires {
+            series.recency.touch(self.settings.idle_clock.now_secs());
+        }
     }
 
     /// A handle on the series of `values`.
@@ -252,17 +281,12 @@ impl Family {
         Ok(())
     }
 
-    /// `(now, timeout)` in milliseconds when this family's series expire.
-    fn expiry(&self) -> Option<(u64, u64)> {
+    /// `(now, timeout)` in seconds when this family's series expire.
+    fn expiry(&self) -> Option<(u32, u32)> {
         let timeout = self.settings.idle_timeout?;
-        let expires = matches!(
-            self.spec.kind(),
-            FamilyKind::Counter | FamilyKind::Histogram
-        ) && !self.spec.labels().is_empty()
-            && self.accounting.is_some();
-        expires.then(|| {
-            let timeout = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-            (self.settings.idle_clock.now_millis(), timeout)
+        self.expires.then(|| {
+            let timeout = u32::try_from(timeout.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+            (self.settings.idle_clock.now_secs(), timeout)
         })
     }
 
@@ -298,6 +322,7 @@ impl Family {
 
     /// The key of `values`: each sanitised (and counted when replaced), in
     /// label-name order.
+    #[inline]
     fn key(&self, values: &[&str]) -> KeyBuf {
         debug_assert_eq!(
             values.len(),
@@ -306,13 +331,17 @@ impl Family {
             self.spec.name()
         );
         let n = values.len().min(self.spec.labels().len());
-        KeyBuf::of(self.order[..n].iter().map(|&i| match sanitise(values[i]) {
-            Ok(value) => value,
-            Err((value, why)) => {
-                self.count_invalid(why);
-                value
-            }
-        }))
+        let mut sanitised = [""; MAX_LABELS];
+        for (slot, &i) in sanitised.iter_mut().zip(&self.order[..n]) {
+            *slot = match sanitise(values[i]) {
+                Ok(value) => value,
+                Err((value, why)) => {
+                    self.count_invalid(why);
+                    value
+                }
+            };
+        }
+        KeyBuf::of(sanitised[..n].iter().copied())
     }
 
     fn count_invalid(&self, why: Invalid) {
@@ -343,7 +372,7 @@ impl Family {
             let values = [OVERFLOW_LABEL_VALUE; MAX_LABELS];
             let key = KeyBuf::of(values[..self.spec.labels().len()].iter().copied());
             let mut index = self.write();
-            let series = match index.get(key.as_str()) {
+            let series = match index.get(key.as_bytes()) {
                 Some(Entry(series)) => Arc::clone(series),
                 None => Arc::new(Series::new(key.as_str(), self.width())),
             };
@@ -422,6 +451,43 @@ mod tests {
         assert_eq!(
             keys(&hits),
             [["__overflow__"], ["a"], ["b"], ["e"]].map(|k| k.map(String::from))
+        );
+    }
+
+    /// A burst, a wait, then the first scrape since: the series recorded
+    /// only during the burst are dropped by that scrape.
+    #[test]
+    fn a_burst_expires_at_the_first_scrape_after_the_timeout() {
+        let clock = IdleClock::manual();
+        let settings = Settings {
+            limit: 2,
+            idle_timeout: Some(std::time::Duration::from_secs(60)),
+            idle_clock: clock.clone(),
+        };
+        let hits = Family::new(&CACHE_HITS_TOTAL, settings, Some(Accounting::detached()));
+        for junk in ["a", "b", "c"] {
+            hits.with(&[junk], Admission::Capped, |s| {
+                s.cell(0).fetch_add(1, Relaxed)
+            });
+        }
+        clock.advance(std::time::Duration::from_secs(30));
+        hits.with(&["b"], Admission::Capped, |s| {
+            s.cell(0).fetch_add(1, Relaxed)
+        });
+        clock.advance(std::time::Duration::from_secs(31));
+        hits.visit::<()>(|s| Ok(hits.count(s))).unwrap();
+        // "a" idle 61 s: dropped; "b" recorded 31 s ago: kept; "c" went to
+        // the overflow series, which stays.
+        assert_eq!(
+            keys(&hits),
+            [["__overflow__"], ["b"]].map(|k| k.map(String::from))
+        );
+        hits.with(&["new"], Admission::Capped, |s| {
+            s.cell(0).fetch_add(1, Relaxed)
+        });
+        assert_eq!(
+            keys(&hits),
+            [["__overflow__"], ["b"], ["new"]].map(|k| k.map(String::from))
         );
     }
 

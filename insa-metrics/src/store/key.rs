@@ -63,51 +63,87 @@ pub(crate) fn sanitise(value: &str) -> Result<&str, (&str, Invalid)> {
     Err((&value[..end], Invalid::TooLong))
 }
 
-/// A key being built on the stack, to look a series up without allocating.
-pub(crate) struct KeyBuf {
-    buf: [u8; MAX_KEY_BYTES],
-    len: usize,
+/// Keys up to this many bytes are built on the stack (every key of values
+/// within a typical length); longer ones (long values, escapes) on the heap.
+/// Measured: zeroing a buffer for the worst case ([`MAX_KEY_BYTES`], 770
+/// bytes) took about a sixth of a record by label values.
+const INLINE_KEY_BYTES: usize = 256;
+
+/// A key being built, to look a series up: on the stack unless it is long.
+#[allow(clippy::large_enum_variant)] // on the stack on purpose; never stored
+pub(crate) enum KeyBuf {
+    Inline {
+        buf: [u8; INLINE_KEY_BYTES],
+        len: usize,
+    },
+    Heap(Vec<u8>),
 }
 
 impl KeyBuf {
     /// The key of `values`, already sanitised and in label-name order.
-    pub(crate) fn of<'v>(values: impl IntoIterator<Item = &'v str>) -> Self {
-        let mut key = KeyBuf {
-            buf: [0; MAX_KEY_BYTES],
-            len: 0,
+    #[inline]
+    pub(crate) fn of<'v>(values: impl IntoIterator<Item = &'v str> + Clone) -> Self {
+        let escaped = |value: &str| value.bytes().filter(|&b| b <= ESCAPE).count();
+        let len: usize = values
+            .clone()
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| usize::from(i > 0) + value.len() + escaped(value))
+            .sum();
+        let mut key = if len <= INLINE_KEY_BYTES {
+            KeyBuf::Inline {
+                buf: [0; INLINE_KEY_BYTES],
+                len: 0,
+            }
+        } else {
+            KeyBuf::Heap(Vec::with_capacity(len.min(MAX_KEY_BYTES)))
         };
         for (i, value) in values.into_iter().enumerate() {
             if i > 0 {
-                key.push(SEPARATOR);
+                key.push(&[SEPARATOR]);
+            }
+            if escaped(value) == 0 {
+                key.push(value.as_bytes());
+                continue;
             }
             for &byte in value.as_bytes() {
                 match byte {
-                    SEPARATOR => key.push_escaped(1),
-                    ESCAPE => key.push_escaped(2),
-                    byte => key.push(byte),
+                    SEPARATOR => key.push(&[ESCAPE, 1]),
+                    ESCAPE => key.push(&[ESCAPE, 2]),
+                    byte => key.push(&[byte]),
                 }
             }
         }
         key
     }
 
-    fn push(&mut self, byte: u8) {
-        // Sanitised values fit: MAX_KEY_BYTES is their worst case.
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = byte;
-            self.len += 1;
+    #[inline]
+    fn push(&mut self, bytes: &[u8]) {
+        match self {
+            KeyBuf::Inline { buf, len } => {
+                // The length was counted before: the bytes fit.
+                if let Some(slot) = buf.get_mut(*len..*len + bytes.len()) {
+                    slot.copy_from_slice(bytes);
+                    *len += bytes.len();
+                }
+            }
+            KeyBuf::Heap(buf) => buf.extend_from_slice(bytes),
         }
     }
 
-    fn push_escaped(&mut self, code: u8) {
-        self.push(ESCAPE);
-        self.push(code);
+    /// The key's bytes, to look a series up with.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            KeyBuf::Inline { buf, len } => &buf[..*len],
+            KeyBuf::Heap(buf) => buf,
+        }
     }
 
     /// The key, as stored in a series. Escapes and separators are ASCII, so
     /// the key of UTF-8 values is UTF-8.
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -227,6 +263,17 @@ mod tests {
         ] {
             assert_eq!(values(&key(&tuple)), tuple);
         }
+    }
+
+    /// Keys past the stack buffer are built on the heap, the same way.
+    #[test]
+    fn long_keys_are_encoded_as_short_ones() {
+        let long = "x".repeat(MAX_LABEL_VALUE_BYTES);
+        let tuple = [long.as_str(), "a\0b", long.as_str()];
+        let k = key(&tuple);
+        assert!(k.len() > INLINE_KEY_BYTES);
+        assert_eq!(k, format!("{long}\0a\u{1}\u{1}b\0{long}"));
+        assert_eq!(values(&k), tuple);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One series: its key, its compact cells, where it lies in a call site's
 //! block when one records into it, and what idle expiry remembers of it.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use super::block::{Block, Striped};
@@ -149,26 +149,58 @@ impl Series {
     }
 }
 
-/// What idle expiry remembers of a series between scrapes: the count it saw
-/// last, and since when (in the idle clock's milliseconds, 0 until a scrape
-/// first saw it) that count has not changed.
+/// What idle expiry knows of a series: when a record by label values last
+/// reached it, and, from the scrapes, the count they saw last and when they
+/// last saw it change (which also covers records through a handle since
+/// dropped). Times are the idle clock's seconds: 16 bytes in all.
 #[derive(Debug, Default)]
 pub(crate) struct Recency {
     seen: AtomicU64,
-    idle_since: AtomicU64,
+    /// 0 until a scrape first saw the series; then 1 (no change seen yet),
+    /// or the time of the last scrape that saw the count change.
+    changed_at: AtomicU32,
+    /// The last record by label values (0: none), with [`ACCOUNTED`] set
+    /// once a scrape has taken it into account.
+    touched: AtomicU32,
 }
 
+/// The bit of [`Recency::touched`] a scrape sets.
+const ACCOUNTED: u32 = 1 << 31;
+
 impl Recency {
+    /// A record by label values reached the series at `now`.
+    #[inline]
+    pub(crate) fn touch(&self, now: u32) {
+        self.touched.store(now & !ACCOUNTED, Relaxed);
+    }
+
     /// Called by a scrape that reads `count` at `now`: whether the series has
-    /// been idle for at least `timeout` milliseconds.
-    pub(crate) fn idle_for(&self, count: u64, now: u64, timeout: u64) -> bool {
-        let since = self.idle_since.load(Relaxed);
-        if since == 0 || self.seen.load(Relaxed) != count {
-            self.seen.store(count, Relaxed);
-            self.idle_since.store(now.max(1), Relaxed);
-            return false;
-        }
-        now.saturating_sub(since) >= timeout
+    /// been idle for at least `timeout` seconds, judged from its last record
+    /// by label values, or from the last scrape that saw its count change
+    /// with no such record since the scrape before (records through a
+    /// handle since dropped), whichever is later.
+    pub(crate) fn idle_for(&self, count: u64, now: u32, timeout: u32) -> bool {
+        // The scrape marks the record it has accounted for; a record after
+        // the mark (or racing with it) is a fresh one for the next scrape.
+        let touched = self.touched.fetch_or(ACCOUNTED, Relaxed);
+        let fresh = touched != 0 && touched & ACCOUNTED == 0;
+        let mut changed_at = match self.changed_at.load(Relaxed) {
+            0 => 1,
+            _ if self.seen.load(Relaxed) != count && !fresh => now,
+            changed_at => changed_at,
+        };
+        self.seen.store(count, Relaxed);
+        let touched_at = touched & !ACCOUNTED;
+        let last = if touched_at == 0 && changed_at <= 1 {
+            // Neither recorded by label values nor seen to change: the wait
+            // starts now.
+            changed_at = now;
+            now
+        } else {
+            changed_at.max(touched_at)
+        };
+        self.changed_at.store(changed_at, Relaxed);
+        now.saturating_sub(last) >= timeout
     }
 
     /// Whether the count is still the one the last scrape saw.
@@ -212,14 +244,25 @@ mod tests {
     }
 
     #[test]
-    fn recency_waits_for_a_count_that_stops_changing() {
+    fn recency_counts_from_the_last_record_or_seen_change() {
+        // Recorded at 1000, first scraped at 1500: idle since 1000.
         let recency = Recency::default();
-        assert!(!recency.idle_for(0, 1_000, 500));
-        assert!(!recency.idle_for(0, 1_400, 500));
-        assert!(recency.idle_for(0, 1_500, 500));
-        assert!(!recency.idle_for(1, 1_600, 500));
-        assert!(recency.unchanged(1));
-        assert!(!recency.idle_for(1, 2_000, 500));
-        assert!(recency.idle_for(1, 2_100, 500));
+        recency.touch(1_000);
+        assert!(!recency.idle_for(3, 1_400, 500));
+        assert!(recency.idle_for(3, 1_500, 500));
+        // Recorded again at 1600.
+        recency.touch(1_600);
+        assert!(!recency.idle_for(4, 2_000, 500));
+        assert!(recency.unchanged(4));
+        assert!(recency.idle_for(4, 2_100, 500));
+        // A count that changes with no record by label values (a handle, since
+        // dropped): idle from the scrape that saw the change.
+        assert!(!recency.idle_for(9, 2_200, 500));
+        assert!(!recency.idle_for(9, 2_600, 500));
+        assert!(recency.idle_for(9, 2_700, 500));
+        // Never recorded by label values: the wait starts at the first scrape.
+        let untouched = Recency::default();
+        assert!(!untouched.idle_for(0, 5_000, 500));
+        assert!(untouched.idle_for(0, 5_500, 500));
     }
 }

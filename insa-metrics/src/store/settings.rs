@@ -5,12 +5,12 @@
 use std::sync::Arc;
 #[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The default cardinality limit: series per family.
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 1000;
 /// The default idle timeout: a counter or histogram series with run-time
-/// labels that no scrape has seen change for this long is dropped.
+/// labels not recorded into for this long is dropped at the next scrape.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// The default exemplar interval: each bucket (and each request counter
 /// series) takes at most one exemplar per interval.
@@ -38,26 +38,35 @@ impl Default for Settings {
 /// one in tests.
 #[derive(Debug, Clone)]
 pub(crate) enum IdleClock {
-    Real(Instant),
+    /// The time-stamp counter (a few nanoseconds a read, where `Instant` is
+    /// a `clock_gettime` call: records by label values read it), from a
+    /// start reading.
+    Real(quanta::Clock, u64),
     #[cfg(test)]
     Manual(Arc<AtomicU64>),
 }
 
 impl IdleClock {
     pub(crate) fn real() -> Self {
-        IdleClock::Real(Instant::now())
+        let clock = quanta::Clock::new();
+        let start = clock.raw();
+        IdleClock::Real(clock, start)
     }
 
-    /// Milliseconds since the clock was made (at least 1).
-    pub(crate) fn now_millis(&self) -> u64 {
-        let millis = match self {
-            IdleClock::Real(start) => {
-                u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// Seconds since the clock was made, at least 1 (and below 2^31: idle
+    /// expiry keeps them in 31 bits, 68 years).
+    #[inline]
+    pub(crate) fn now_secs(&self) -> u32 {
+        let secs = match self {
+            IdleClock::Real(clock, start) => {
+                clock.delta_as_nanos(*start, clock.raw()) / 1_000_000_000
             }
             #[cfg(test)]
-            IdleClock::Manual(now) => now.load(Ordering::Relaxed),
+            IdleClock::Manual(now) => now.load(Ordering::Relaxed) / 1000,
         };
-        millis.max(1)
+        u32::try_from(secs)
+            .unwrap_or(u32::MAX)
+            .clamp(1, (1 << 31) - 1)
     }
 
     /// A clock that only moves when [`advance`](Self::advance)d.

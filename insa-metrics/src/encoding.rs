@@ -1,11 +1,36 @@
-//! The text of a `prometheus` registry that is not a collector's: gathered,
-//! then written by the exposition writers (the entry the server and push use
-//! for a registry given to them).
+//! What a server serves and a push sends: the global collector, a caller's collector, or a registry that is not a collector's (gathered).
+
+use std::sync::Arc;
 
 use prometheus::Registry;
 
-use crate::Error;
 use crate::exposition::{self, Format};
+use crate::{Error, MetricsCollector};
+
+/// The metrics behind a server or a push.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Source {
+    /// The global collector behind [`metrics()`](crate::metrics).
+    #[default]
+    Global,
+    /// A collector of the caller's: its own encoder (exemplars and `# UNIT`
+    /// in OpenMetrics), with the other collectors of its registry.
+    Collector(Arc<MetricsCollector>),
+    /// A registry given as such: gathered, so a collector of this crate on
+    /// it goes through the `prometheus` model (no exemplars, no `# UNIT`).
+    Registry(Registry),
+}
+
+impl Source {
+    /// The text of the metrics in `format`.
+    pub(crate) fn encode(&self, format: Format) -> Result<String, Error> {
+        match self {
+            Source::Global => crate::metrics().encode(format),
+            Source::Collector(collector) => collector.encode(format),
+            Source::Registry(registry) => encode_registry(registry, format),
+        }
+    }
+}
 
 /// `registry` in `format`, gathered (so any collector of this crate on it
 /// goes through the `prometheus` model, more slowly than its own encoder).

@@ -327,3 +327,56 @@ async fn a_registry_that_cannot_be_encoded_is_a_500() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A caller's collector given with `collector()` is served by its own
+/// encoder: exemplars and `# UNIT` in OpenMetrics. Its registry given with
+/// `registry()` is gathered: the same samples, without them.
+#[test]
+fn a_callers_collector_is_served_with_its_exemplars() -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(callers_collector())
+}
+
+async fn callers_collector() -> anyhow::Result<()> {
+    use std::sync::Arc;
+    let collector = Arc::new(
+        MetricsCollector::builder()
+            .registry(insa_metrics::prometheus::Registry::new())
+            .process_metrics(false)
+            .exemplar_interval(std::time::Duration::ZERO)
+            .build()?,
+    );
+    let trace = insa_metrics::TraceContext::new([0x11; 16], [0x22; 8]).expect("a valid context");
+    {
+        let _scope = trace.enter();
+        collector.start_request("sizing_agent").succeed();
+    }
+    let served = MetricsServer::builder()
+        .port(0)
+        .collector(Arc::clone(&collector))
+        .build()?
+        .start()?;
+    let gathered = MetricsServer::builder()
+        .port(0)
+        .registry(collector.registry().clone())
+        .build()?
+        .start()?;
+    let accept = [("accept", PROMETHEUS_ACCEPT)];
+    let ours = request(served.local_addr(), Method::GET, "/metrics", &accept).await?;
+    let text = ours.text();
+    assert_eq!(text, collector.encode_openmetrics());
+    assert!(
+        text.contains(&format!("trace_id=\"{}\"", "11".repeat(16))),
+        "{text}"
+    );
+    assert!(text.contains("# UNIT insa_agent_request_duration_seconds seconds\n"));
+    let other = request(gathered.local_addr(), Method::GET, "/metrics", &accept).await?;
+    let other = other.text();
+    assert!(
+        other
+            .contains(r#"insa_agent_requests_total{agent_type="sizing_agent",status="success"} 1"#)
+    );
+    assert!(!other.contains("trace_id"), "{other}");
+    served.stop();
+    gathered.stop();
+    Ok(())
+}

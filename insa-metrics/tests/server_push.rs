@@ -60,6 +60,24 @@ async fn a_real_pushgateway_receives_the_push_and_serves_it_back() {
         "{samples:#?}"
     );
 
+    // A caller's collector, given as such.
+    let (_, collector) = support::own_collector();
+    collector.record_cache_miss("sizing");
+    Pusher::new(gateway.url(), "insa_collector_batch")
+        .collector(std::sync::Arc::new(collector))
+        .push_async()
+        .await
+        .unwrap();
+    let samples = gateway.samples("insa_cache_misses_total").await.unwrap();
+    assert!(
+        has_sample(
+            &samples,
+            &[r#"job="insa_collector_batch""#, r#"cache_type="sizing""#],
+            "1"
+        ),
+        "{samples:#?}"
+    );
+
     // PUT replaces the group: an empty registry leaves nothing of it.
     Pusher::new(gateway.url(), "insa import/nightly")
         .grouping("path", "/var/lib/import")

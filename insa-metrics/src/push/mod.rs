@@ -11,6 +11,7 @@ mod url;
 
 #[cfg(feature = "tls")]
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,11 +22,11 @@ use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST, HeaderValue, 
 use hyper::{Method, Request};
 use prometheus::Registry;
 
-use crate::Error;
 use crate::Format;
 use crate::detached;
-use crate::encoding::encode_registry;
+use crate::encoding::Source;
 use crate::error::Cause;
+use crate::{Error, MetricsCollector};
 use url::{Target, grouping_path};
 
 /// The timeout of [`push_metrics`]: connecting, sending and the answer.
@@ -102,7 +103,7 @@ pub struct Pusher {
     job: String,
     grouping: Vec<(String, String)>,
     timeout: Duration,
-    registry: Option<Registry>,
+    source: Source,
     basic_auth: Option<(String, String)>,
     replace: bool,
     #[cfg(feature = "tls")]
@@ -117,7 +118,7 @@ impl Pusher {
             job: job.into(),
             grouping: Vec::new(),
             timeout: DEFAULT_PUSH_TIMEOUT,
-            registry: None,
+            source: Source::Global,
             basic_auth: None,
             replace: true,
             #[cfg(feature = "tls")]
@@ -137,9 +138,18 @@ impl Pusher {
         self
     }
 
-    /// Pushes this registry instead of the global one.
+    /// Pushes this registry instead of the global collector (gathered, as
+    /// [`MetricsServerBuilder::registry`](crate::MetricsServerBuilder::registry)
+    /// serves one).
     pub fn registry(mut self, registry: Registry) -> Self {
-        self.registry = Some(registry);
+        self.source = Source::Registry(registry);
+        self
+    }
+
+    /// Pushes this collector instead of the global one, with the other
+    /// collectors of its registry.
+    pub fn collector(mut self, collector: Arc<MetricsCollector>) -> Self {
+        self.source = Source::Collector(collector);
         self
     }
 
@@ -236,13 +246,12 @@ impl Pusher {
         path: &str,
         authorization: Option<HeaderValue>,
     ) -> Result<Request<Full<Bytes>>, Error> {
-        let registry = self.registry.clone();
-        let body = detached::run("insa-metrics-encode", move || match &registry {
-            Some(registry) => encode_registry(registry, Format::Text),
-            None => crate::metrics().encode(Format::Text),
-        })
-        .await
-        .map_err(|_| self.failure("encoding the metrics failed (a collector panicked)", None))??;
+        let source = self.source.clone();
+        let body = detached::run("insa-metrics-encode", move || source.encode(Format::Text))
+            .await
+            .map_err(|_| {
+                self.failure("encoding the metrics failed (a collector panicked)", None)
+            })??;
         let method = if self.replace {
             Method::PUT
         } else {

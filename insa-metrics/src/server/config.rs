@@ -15,7 +15,8 @@ use super::connection::ConnectionPolicy;
 use super::limits::{LISTEN_BACKLOG, Limits};
 use super::path::MetricsPath;
 use super::service::Endpoint;
-use crate::Error;
+use crate::encoding::Source;
+use crate::{Error, MetricsCollector};
 
 /// The environment variable that moves the default bind address off loopback,
 /// e.g. `INSA_METRICS_BIND_ADDRESS=0.0.0.0` (an IP address, no port). An
@@ -54,7 +55,7 @@ pub struct MetricsServerBuilder {
     port: u16,
     path: String,
     limits: Limits,
-    registry: Option<Registry>,
+    source: Source,
     users: Vec<(String, String)>,
     #[cfg(feature = "tls")]
     tls: Option<(PathBuf, PathBuf)>,
@@ -69,7 +70,7 @@ impl Default for MetricsServerBuilder {
             port: 9091,
             path: "/metrics".to_owned(),
             limits: Limits::default(),
-            registry: None,
+            source: Source::Global,
             users: Vec::new(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -108,10 +109,35 @@ impl MetricsServerBuilder {
         self
     }
 
-    /// Serves this registry instead of the global one behind
-    /// [`metrics()`](crate::metrics).
+    /// Serves this registry instead of the global collector behind
+    /// [`metrics()`](crate::metrics). It is gathered: a collector of this
+    /// crate on it is served through the `prometheus` model, without
+    /// exemplars or `# UNIT`; give the collector itself with
+    /// [`collector`](Self::collector) for those.
     pub fn registry(mut self, registry: Registry) -> Self {
-        self.registry = Some(registry);
+        self.source = Source::Registry(registry);
+        self
+    }
+
+    /// Serves this collector instead of the global one: its own encoder
+    /// (exemplars and `# UNIT` in OpenMetrics), with the other collectors of
+    /// its registry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use insa_metrics::{MetricsCollector, MetricsServer};
+    ///
+    /// let collector = Arc::new(MetricsCollector::builder().process_metrics(false).build()?);
+    /// let server = MetricsServer::builder().port(0).collector(Arc::clone(&collector)).build()?;
+    /// let handle = server.start()?;
+    /// collector.record_cache_hit("orchestrator");
+    /// handle.stop();
+    /// # Ok::<(), insa_metrics::Error>(())
+    /// ```
+    pub fn collector(mut self, collector: Arc<MetricsCollector>) -> Self {
+        self.source = Source::Collector(collector);
         self
     }
 
@@ -256,7 +282,7 @@ impl MetricsServerBuilder {
             (None, None) => None,
         };
         let (listener, local_addr) = bind(SocketAddr::new(ip, self.port))?;
-        let endpoint = Arc::new(Endpoint::new(path, self.registry, auth));
+        let endpoint = Arc::new(Endpoint::new(path, self.source, auth));
         let policy = ConnectionPolicy::new(
             endpoint,
             limits,

@@ -12,21 +12,20 @@ use hyper::header::{
     HeaderValue, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use prometheus::Registry;
 use tokio::sync::Semaphore;
 
 use super::admission::Peer;
 use super::auth::{BasicAuth, Verdict};
 use super::path::MetricsPath;
 use crate::detached::{self, DetachedError};
-use crate::encoding::encode_registry;
+use crate::encoding::Source;
 use crate::{Error, Format};
 
-/// What the server serves: the path, the registry and who may see it.
+/// What the server serves: the path, the metrics and who may see it.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     path: MetricsPath,
-    registry: Option<Registry>,
+    source: Source,
     auth: Option<BasicAuth>,
     /// Encodings (and gzip) running at once: at most one per core, so that
     /// a burst of scrapes of a large registry cannot take every core or
@@ -55,15 +54,11 @@ pub(crate) enum ScrapeError {
 }
 
 impl Endpoint {
-    pub(crate) fn new(
-        path: MetricsPath,
-        registry: Option<Registry>,
-        auth: Option<BasicAuth>,
-    ) -> Endpoint {
+    pub(crate) fn new(path: MetricsPath, source: Source, auth: Option<BasicAuth>) -> Endpoint {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Endpoint {
             path,
-            registry,
+            source,
             auth,
             encoders: Arc::new(Semaphore::new(cores)),
         }
@@ -145,13 +140,10 @@ impl Endpoint {
             .acquire_owned()
             .await
             .map_err(|closed| ScrapeError::Unavailable(std::io::Error::other(closed)))?;
-        let registry = self.registry.clone();
+        let source = self.source.clone();
         let encode = move || {
             let _encoder = encoder;
-            let text = match &registry {
-                Some(registry) => encode_registry(registry, representation.format),
-                None => crate::metrics().encode(representation.format),
-            }?;
+            let text = source.encode(representation.format)?;
             Ok(if representation.gzip {
                 gzip_bytes(text.as_bytes())
             } else {

@@ -1,6 +1,8 @@
 //! Work that may block for long, or for ever, on a detached thread whose result the caller may stop waiting for.
 
 use std::io;
+#[cfg(feature = "push")]
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Why detached work gave no result.
 #[derive(Debug)]
@@ -73,5 +75,53 @@ mod tests {
         );
         let panicked = runtime.block_on(run("insa-metrics-test", || -> u8 { panic!("boom") }));
         assert!(matches!(panicked, Err(DetachedError::Panicked)));
+    }
+}
+
+/// A cap on detached threads of one kind still running, abandoned ones
+/// included: past it, the caller fails at once instead of adding another
+/// thread that may be stuck.
+#[cfg(feature = "push")]
+#[derive(Debug)]
+pub(crate) struct Cap {
+    running: AtomicUsize,
+    max: usize,
+}
+
+#[cfg(feature = "push")]
+impl Cap {
+    pub(crate) const fn new(max: usize) -> Cap {
+        Cap {
+            running: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// The most that may run at once.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A slot, if fewer than the most are running; given back on drop (move
+    /// it into the thread, so that it is given back when the work ends).
+    pub(crate) fn take(&'static self) -> Option<CapSlot> {
+        self.running
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| CapSlot(self))
+    }
+}
+
+/// One running thread of a [`Cap`].
+#[cfg(feature = "push")]
+#[derive(Debug)]
+pub(crate) struct CapSlot(&'static Cap);
+
+#[cfg(feature = "push")]
+impl Drop for CapSlot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
     }
 }

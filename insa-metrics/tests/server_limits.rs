@@ -4,7 +4,7 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use insa_metrics::MetricsServer;
@@ -347,7 +347,8 @@ async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
 #[derive(Debug, Clone)]
 struct Gated {
     counter: prometheus::IntCounter,
-    entered: Arc<AtomicBool>,
+    /// `collect` calls under way or done.
+    entered: Arc<AtomicUsize>,
     gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
 
@@ -357,7 +358,7 @@ impl prometheus::core::Collector for Gated {
     }
 
     fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        self.entered.store(true, Ordering::SeqCst);
+        self.entered.fetch_add(1, Ordering::SeqCst);
         let (open, opened) = &*self.gate;
         let open = open.lock().unwrap();
         // Bounded, so that a failing test leaves no thread behind for long.
@@ -372,7 +373,7 @@ impl prometheus::core::Collector for Gated {
 async fn a_slow_encoding_does_not_stall_the_server() {
     let gated = Gated {
         counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
-        entered: Arc::new(AtomicBool::new(false)),
+        entered: Arc::new(AtomicUsize::new(0)),
         gate: Arc::default(),
     };
     gated.counter.inc();
@@ -390,7 +391,7 @@ async fn a_slow_encoding_does_not_stall_the_server() {
     // A scrape whose encoding is stuck in `collect`.
     let stuck = tokio::spawn(async move { get(addr, "/metrics").await.unwrap() });
     let started = Instant::now();
-    while !gated.entered.load(Ordering::SeqCst) {
+    while gated.entered.load(Ordering::SeqCst) == 0 {
         assert!(started.elapsed() < Duration::from_secs(30), "never scraped");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -417,5 +418,62 @@ async fn a_slow_encoding_does_not_stall_the_server() {
     let response = stuck.await.unwrap();
     assert_eq!(response.status, 200);
     assert!(response.text().contains("insa_test_gated_total 1"));
+    server.stop();
+}
+
+/// Collectors stuck in `collect` hold every encoder: the next scrape gets a
+/// 503 with `Retry-After` once `scrape_wait` has passed, not a wait to the
+/// connection deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_collectors_on_every_encoder_make_the_next_scrape_a_503() {
+    let gated = Gated {
+        counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
+        entered: Arc::new(AtomicUsize::new(0)),
+        gate: Arc::default(),
+    };
+    let registry = prometheus::Registry::new();
+    registry.register(Box::new(gated.clone())).unwrap();
+    let server = MetricsServer::builder()
+        .port(0)
+        .registry(registry)
+        .scrape_wait(Duration::from_millis(300))
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let encoders = std::thread::available_parallelism().map_or(1, usize::from);
+    let stuck: Vec<_> = (0..encoders)
+        .map(|_| tokio::spawn(async move { get(addr, "/metrics").await.unwrap() }))
+        .collect();
+    let started = Instant::now();
+    while gated.entered.load(Ordering::SeqCst) < encoders {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never all stuck"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let asked = Instant::now();
+    let refused = tokio::time::timeout(Duration::from_secs(30), get(addr, "/metrics"))
+        .await
+        .expect("answered within the scrape wait")
+        .unwrap();
+    assert_eq!(refused.status, 503);
+    assert!(refused.header("retry-after").is_some());
+    assert!(
+        refused.text().contains("every encoder is busy"),
+        "{}",
+        refused.text()
+    );
+    assert!(asked.elapsed() >= Duration::from_millis(300));
+
+    let (open, opened) = &*gated.gate;
+    *open.lock().unwrap() = true;
+    opened.notify_all();
+    for scrape in stuck {
+        assert_eq!(scrape.await.unwrap().status, 200);
+    }
+    assert_eq!(get(addr, "/metrics").await.unwrap().status, 200);
     server.stop();
 }

@@ -29,6 +29,11 @@ use crate::error::Cause;
 use crate::{Error, MetricsCollector};
 use url::{Target, grouping_path};
 
+/// Encodings of pushes still running, abandoned ones included (a push that
+/// timed out leaves its encoding behind): beyond 4, a push fails at once
+/// instead of adding another thread a stuck collector holds.
+static ENCODINGS: detached::Cap = detached::Cap::new(4);
+
 /// The timeout of [`push_metrics`]: connecting, sending and the answer.
 pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -246,12 +251,22 @@ impl Pusher {
         path: &str,
         authorization: Option<HeaderValue>,
     ) -> Result<Request<Full<Bytes>>, Error> {
+        let Some(slot) = ENCODINGS.take() else {
+            return Err(self.failure(
+                format!(
+                    "{} encodings of earlier pushes are still running (a collector may be stuck)",
+                    ENCODINGS.max()
+                ),
+                None,
+            ));
+        };
         let source = self.source.clone();
-        let body = detached::run("insa-metrics-encode", move || source.encode(Format::Text))
-            .await
-            .map_err(|_| {
-                self.failure("encoding the metrics failed (a collector panicked)", None)
-            })??;
+        let body = detached::run("insa-metrics-encode", move || {
+            let _slot = slot;
+            source.encode(Format::Text)
+        })
+        .await
+        .map_err(|_| self.failure("encoding the metrics failed (a collector panicked)", None))??;
         let method = if self.replace {
             Method::PUT
         } else {

@@ -2,9 +2,8 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::detached;
+use crate::detached::{self, Cap};
 
 /// A blocking lookup of `host`, as `ToSocketAddrs` does it.
 pub(super) type Lookup = fn(&str, u16) -> io::Result<Vec<SocketAddr>>;
@@ -14,11 +13,9 @@ pub(super) fn system_lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>
     (host, port).to_socket_addrs().map(Iterator::collect)
 }
 
-/// Lookups still running, abandoned ones included; beyond it a push fails
+/// Lookups still running, abandoned ones included; beyond 4 a push fails
 /// at once instead of adding another stuck thread.
-const MAX_PENDING_LOOKUPS: usize = 4;
-
-static PENDING_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+static LOOKUPS: Cap = Cap::new(4);
 
 /// The addresses of `host`: itself when it is an IP address, else what
 /// `lookup` answers, on a detached thread.
@@ -37,9 +34,10 @@ pub(super) async fn resolve(host: &str, port: u16, lookup: Lookup) -> io::Result
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let Some(slot) = PendingLookup::take() else {
+    let Some(slot) = LOOKUPS.take() else {
         return Err(io::Error::other(format!(
-            "{MAX_PENDING_LOOKUPS} DNS lookups are still pending"
+            "{} DNS lookups are still pending",
+            LOOKUPS.max()
         )));
     };
     let host = host.to_owned();
@@ -57,26 +55,6 @@ pub(super) async fn resolve(host: &str, port: u16, lookup: Lookup) -> io::Result
         Ok(resolved) => resolved,
         Err(detached::DetachedError::NoThread(error)) => Err(error),
         Err(detached::DetachedError::Panicked) => Err(io::Error::other("the DNS lookup panicked")),
-    }
-}
-
-/// One of the [`MAX_PENDING_LOOKUPS`], given back when the lookup ends.
-struct PendingLookup;
-
-impl PendingLookup {
-    fn take() -> Option<PendingLookup> {
-        PENDING_LOOKUPS
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_PENDING_LOOKUPS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| PendingLookup)
-    }
-}
-
-impl Drop for PendingLookup {
-    fn drop(&mut self) {
-        PENDING_LOOKUPS.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

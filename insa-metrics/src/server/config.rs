@@ -205,6 +205,14 @@ impl MetricsServerBuilder {
         self
     }
 
+    /// How long a scrape waits for an encoder (one per core; a collector
+    /// stuck in `collect()` keeps its own) before it is answered `503
+    /// Service Unavailable` with `Retry-After`.
+    pub fn scrape_wait(mut self, wait: Duration) -> Self {
+        self.limits.scrape_wait = wait;
+        self
+    }
+
     /// Requires HTTP basic auth: `user` with a password matching the bcrypt
     /// `hash` (`$2b$…`, as `htpasswd -nbB` or `bcrypt::hash` make it). Call it
     /// once per user; every hash must have the same bcrypt cost, so that an
@@ -282,7 +290,7 @@ impl MetricsServerBuilder {
             (None, None) => None,
         };
         let (listener, local_addr) = bind(SocketAddr::new(ip, self.port))?;
-        let endpoint = Arc::new(Endpoint::new(path, self.source, auth));
+        let endpoint = Arc::new(Endpoint::new(path, self.source, auth, limits.scrape_wait));
         let policy = ConnectionPolicy::new(
             endpoint,
             limits,

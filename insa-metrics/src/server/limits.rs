@@ -17,6 +17,7 @@ pub(crate) struct Limits {
     pub(crate) max_requests_per_connection: usize,
     pub(crate) connection_deadline: Duration,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) scrape_wait: Duration,
 }
 
 impl Default for Limits {
@@ -30,6 +31,8 @@ impl Default for Limits {
             max_requests_per_connection: 100,
             connection_deadline: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(1),
+            // Prometheus' default scrape timeout: past it, nobody waits.
+            scrape_wait: Duration::from_secs(10),
         }
     }
 }
@@ -67,6 +70,7 @@ impl Limits {
             ("header_read_timeout", self.header_read_timeout),
             ("keep_alive_timeout", self.keep_alive_timeout),
             ("connection_deadline", self.connection_deadline),
+            ("scrape_wait", self.scrape_wait),
         ] {
             if value.is_zero() {
                 return Err(Error::config(format!("{name} must be more than 0")));
@@ -191,6 +195,7 @@ mod tests {
             ),
             ("connection_deadline", seconds(defaults.connection_deadline)),
             ("shutdown_timeout", seconds(defaults.shutdown_timeout)),
+            ("scrape_wait", seconds(defaults.scrape_wait)),
         ] {
             let row = format!("| `{name}` | {value} |");
             assert!(readme.contains(&row), "README: no row starting {row}");

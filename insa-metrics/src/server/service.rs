@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use flate2::Compression;
@@ -32,6 +33,8 @@ pub(crate) struct Endpoint {
     /// hold many bodies in memory at once. A stuck collector keeps its
     /// permit, so at most this many encoders can hang.
     encoders: Arc<Semaphore>,
+    /// How long a scrape waits for an encoder before its 503.
+    scrape_wait: Duration,
 }
 
 /// How a scrape's body is represented, negotiated from the request.
@@ -54,13 +57,19 @@ pub(crate) enum ScrapeError {
 }
 
 impl Endpoint {
-    pub(crate) fn new(path: MetricsPath, source: Source, auth: Option<BasicAuth>) -> Endpoint {
+    pub(crate) fn new(
+        path: MetricsPath,
+        source: Source,
+        auth: Option<BasicAuth>,
+        scrape_wait: Duration,
+    ) -> Endpoint {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Endpoint {
             path,
             source,
             auth,
             encoders: Arc::new(Semaphore::new(cores)),
+            scrape_wait,
         }
     }
 
@@ -136,10 +145,16 @@ impl Endpoint {
         &self,
         representation: Representation,
     ) -> Result<Bytes, ScrapeError> {
-        let encoder = Arc::clone(&self.encoders)
-            .acquire_owned()
-            .await
-            .map_err(|closed| ScrapeError::Unavailable(std::io::Error::other(closed)))?;
+        let encoder =
+            tokio::time::timeout(self.scrape_wait, Arc::clone(&self.encoders).acquire_owned())
+                .await
+                .map_err(|_| {
+                    ScrapeError::Unavailable(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "every encoder is busy (a collector may be stuck in collect())",
+                    ))
+                })?
+                .map_err(|closed| ScrapeError::Unavailable(std::io::Error::other(closed)))?;
         let source = self.source.clone();
         let encode = move || {
             let _encoder = encoder;

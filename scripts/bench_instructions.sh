@@ -2,11 +2,23 @@
 # Instructions per call of each macro_overhead benchmark, counted by
 # callgrind: deterministic, unlike the timings, so small differences between
 # the macros and the hand-written versions show. Needs valgrind
-# (`apt-get install valgrind`). Usage: scripts/bench_instructions.sh [REGEX]
+# (`apt-get install valgrind`).
+#
+# Usage: scripts/bench_instructions.sh [--without-exemplars] [REGEX]
+#
+# --without-exemplars builds with `--cfg insa_metrics_no_exemplars` (in a
+# target directory of its own), which compiles the exemplar check out of the
+# call sites: the difference is what a call without a trace context pays
+# for exemplars.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--without-exemplars" ]; then
+    shift
+    export RUSTFLAGS="${RUSTFLAGS:-} --cfg insa_metrics_no_exemplars"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/no-exemplars"
+fi
 filter=${1:-.}
-bench=$(cargo bench --bench macro_overhead --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -p insa-metrics --bench macro_overhead --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -1,6 +1,4 @@
-//! How the original body runs to its value: in a closure, so `return` and `?`
-//! end the body and not the fn; or, when it awaits, in an async block awaited
-//! in place.
+//! How the original body runs to its value: in a closure, so `return` and `?` end the body and not the fn; or, when it awaits, in an async block awaited in place.
 //!
 //! The closure and the async block carry the spans of the body's braces, so
 //! rustc and clippy lint the body as the user's code (`needless_return`,

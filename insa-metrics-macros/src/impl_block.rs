@@ -1,5 +1,4 @@
-//! An attribute on an `impl` block: every method with a body is instrumented
-//! under the block's labels, as if it carried the attribute itself.
+//! An attribute on an `impl` block: every method with a body is instrumented under the block's labels, as if it carried the attribute itself.
 //!
 //! Left out: a method marked `#[track_request_metrics(skip)]` (the marker is
 //! taken off), one with its own attribute of the same kind (its labels win),

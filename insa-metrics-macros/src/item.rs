@@ -1,5 +1,4 @@
-//! What an attribute is on: a fn it can instrument, or an `impl` block whose
-//! methods it instruments; and what keeps a fn from being instrumented.
+//! What an attribute is on: a fn it can instrument, or an `impl` block whose methods it instruments; and what keeps a fn from being instrumented.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;

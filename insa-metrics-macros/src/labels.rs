@@ -1,6 +1,4 @@
-//! Compile-time checks of the labels: arity and keys match the attribute,
-//! literals are short snake_case identifiers, and a bare word is a label
-//! that lost its quotes.
+//! Compile-time checks of the labels: arity and keys match the attribute, literals are short snake_case identifiers, and a bare word is a label that lost its quotes.
 
 use proc_macro2::{Span, TokenStream};
 use syn::Ident;

@@ -1,5 +1,4 @@
-//! What is known of a body's value: its type as the fn declares it, with
-//! `impl Trait` left to inference.
+//! What is known of a body's value: its type as the fn declares it, with `impl Trait` left to inference.
 
 use proc_macro2::Span;
 use quote::ToTokens;

@@ -1,5 +1,4 @@
-//! What the attribute macros' generated code calls. Not a public API: it
-//! changes with the macros, which are pinned to this exact version.
+//! What the attribute macros' generated code calls. Not a public API: it changes with the macros, which are pinned to this exact version.
 #![allow(missing_debug_implementations)]
 
 use std::sync::OnceLock;

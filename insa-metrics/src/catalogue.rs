@@ -1,5 +1,4 @@
-//! The metric catalogue: the one table that declares every family (name,
-//! type, labels, help, buckets), from which the specs and the store are made.
+//! The metric catalogue: the one table that declares every family (name, type, labels, help, buckets), from which the specs and the store are made.
 
 /// The type of a metric family.
 ///

@@ -1,5 +1,4 @@
-//! The clock every guard and call site times with: the CPU's invariant
-//! time-stamp counter where there is one, the OS monotonic clock otherwise.
+//! The clock every guard and call site times with: the CPU's invariant time-stamp counter where there is one, the OS monotonic clock otherwise.
 //!
 //! Reading `std::time::Instant` is a `clock_gettime` call: under a hypervisor
 //! two of them cost more than all the atomics of a recorded request. The

@@ -1,5 +1,4 @@
-//! Scoped guards: a request, a database operation or a message being
-//! processed, timed from creation and recorded exactly once, on `Drop`.
+//! Scoped guards: a request, a database operation or a message being processed, timed from creation and recorded exactly once, on `Drop`.
 
 use std::borrow::Cow;
 use std::time::Duration;

@@ -1,5 +1,4 @@
-//! Handles: the series one kind of instrumented call records into, resolved
-//! once, and how a call that ended is recorded (with its exemplar).
+//! Handles: the series one kind of instrumented call records into, resolved once, and how a call that ended is recorded (with its exemplar).
 //!
 //! A call site's handles record through its block: the call finds its
 //! stripe once, then adds at fixed offsets. Handles asked for at run time

@@ -1,5 +1,4 @@
-//! How a call ended: [`Outcome`], and [`ClassifyError`] for telling timeouts
-//! and error types apart.
+//! How a call ended: [`Outcome`], and [`ClassifyError`] for telling timeouts and error types apart.
 
 use std::error::Error as StdError;
 use std::io;

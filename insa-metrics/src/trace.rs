@@ -1,5 +1,4 @@
-//! The trace context exemplars carry: a scope any tracer can set, and the
-//! OpenTelemetry and `tracing` contexts behind their features.
+//! The trace context exemplars carry: a scope any tracer can set, and the OpenTelemetry and `tracing` contexts behind their features.
 
 use std::cell::Cell;
 use std::fmt;

@@ -1,5 +1,4 @@
-//! The closure and future forms of the attribute macros, for a block of code:
-//! the outcome is read from the `Result` the block returns.
+//! The closure and future forms of the attribute macros, for a block of code: the outcome is read from the `Result` the block returns.
 
 use std::future::Future;
 

@@ -1,5 +1,4 @@
-//! The standalone metrics server: serves the catalogue on 127.0.0.1:9091
-//! (`--port N` to change it) until Ctrl-C, then stops.
+//! The standalone metrics server: serves the catalogue on 127.0.0.1:9091 (`--port N` to change it) until Ctrl-C, then stops.
 //!
 //! ```sh
 //! cargo run --example metrics_server -- --port 9091

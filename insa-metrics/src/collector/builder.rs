@@ -1,5 +1,4 @@
-//! [`CollectorBuilder`]: a collector's registry, limits, idle expiry and
-//! exemplar interval, checked at `build()`; registration all or nothing.
+//! [`CollectorBuilder`]: a collector's registry, limits, idle expiry and exemplar interval, checked at `build()`; registration all or nothing.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,4 @@
-//! [`MetricsCollector`]: the families of the catalogue in one store,
-//! registered on a `prometheus` registry, with a typed method for each.
+//! [`MetricsCollector`]: the families of the catalogue in one store, registered on a `prometheus` registry, with a typed method for each.
 
 mod builder;
 mod record;

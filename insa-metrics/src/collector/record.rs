@@ -1,5 +1,4 @@
-//! The typed recording methods of [`MetricsCollector`]: one or more per
-//! family of the catalogue, by label values.
+//! The typed recording methods of [`MetricsCollector`]: one or more per family of the catalogue, by label values.
 
 use std::time::Duration;
 

@@ -1,5 +1,4 @@
-//! Numbers as the text formats write them: `f64`'s `Display`, with integers
-//! through `itoa` (the same digits, several times faster).
+//! Numbers as the text formats write them: `f64`'s `Display`, with integers through `itoa` (the same digits, several times faster).
 
 use std::fmt;
 

@@ -1,5 +1,4 @@
-//! The pieces every family is written with, in either format: the header
-//! lines, label blocks, sample lines and exemplars.
+//! The pieces every family is written with, in either format: the header lines, label blocks, sample lines and exemplars.
 
 use std::fmt;
 

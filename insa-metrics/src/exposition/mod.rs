@@ -1,6 +1,4 @@
-//! The exposition formats: text 0.0.4 and OpenMetrics 1.0, written from the
-//! store (and from the other collectors of a registry), and which one a
-//! scraper's `Accept` header asks for.
+//! The exposition formats: text 0.0.4 and OpenMetrics 1.0, written from the store (and from the other collectors of a registry), and which one a scraper's `Accept` header asks for.
 
 pub(crate) mod float;
 mod lines;

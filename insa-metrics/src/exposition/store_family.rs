@@ -1,5 +1,4 @@
-//! A family of the store, written straight from its series: no protobuf,
-//! no sorting (the index is in exposition order).
+//! A family of the store, written straight from its series: no protobuf, no sorting (the index is in exposition order).
 
 use std::fmt;
 
@@ -28,7 +27,6 @@ pub(crate) fn write<W: fmt::Write>(
                 spec.unit().map(|unit| unit.as_str()),
             )?;
         }
-        let plain = series.is_plain();
         match spec.kind() {
             FamilyKind::Histogram => {
                 labels(lines, family, series, unescaped)?;
@@ -38,40 +36,38 @@ pub(crate) fn write<W: fmt::Write>(
                 let value = series.read(0);
                 let exemplar = exemplar(lines.format, store, series, 0, |_| 1.0);
                 let write = |out: &mut W| write_count(out, value);
-                if plain {
-                    lines.plain_sample(
-                        spec.name(),
-                        family.label_prefixes(),
-                        series.key(),
-                        write,
-                        exemplar,
-                    )?;
-                } else {
-                    labels(lines, family, series, unescaped)?;
-                    lines.sample(spec.name(), "", None, write, exemplar)?;
-                }
+                write_one_sample(lines, family, series, unescaped, write, exemplar)?;
                 Ok(value)
             }
             _ => {
                 #[allow(clippy::cast_possible_wrap)] // a gauge's cells are i64s
                 let value = series.read(0) as i64;
                 let write = |out: &mut W| write_gauge(out, value);
-                if plain {
-                    lines.plain_sample(
-                        spec.name(),
-                        family.label_prefixes(),
-                        series.key(),
-                        write,
-                        None,
-                    )?;
-                } else {
-                    labels(lines, family, series, unescaped)?;
-                    lines.sample(spec.name(), "", None, write, None)?;
-                }
+                write_one_sample(lines, family, series, unescaped, write, None)?;
                 Ok(0)
             }
         }
     })
+}
+
+/// The one sample of a counter or gauge series; a key with nothing to
+/// escape is written as it is stored.
+#[inline]
+fn write_one_sample<W: fmt::Write>(
+    lines: &mut Lines<'_, W>,
+    family: &Family,
+    series: &Series,
+    unescaped: &mut String,
+    write: impl FnOnce(&mut W) -> fmt::Result,
+    exemplar: Option<WrittenExemplar>,
+) -> fmt::Result {
+    let name = family.spec().name();
+    if series.is_plain() {
+        lines.plain_sample(name, family.label_prefixes(), series.key(), write, exemplar)
+    } else {
+        labels(lines, family, series, unescaped)?;
+        lines.sample(name, "", None, write, exemplar)
+    }
 }
 
 /// The label block of `series`, for its sample lines.

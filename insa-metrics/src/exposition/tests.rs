@@ -1,5 +1,4 @@
-//! The exposition checked against `prometheus`' `TextEncoder` (0.0.4) and
-//! against exact OpenMetrics text.
+//! The exposition checked against `prometheus`' `TextEncoder` (0.0.4) and against exact OpenMetrics text.
 
 use std::time::Duration;
 

@@ -1,5 +1,4 @@
-//! Blocks: the striped cells of one call site's series side by side, so a
-//! call finds its stripe once and records at fixed offsets in it.
+//! Blocks: the striped cells of one call site's series side by side, so a call finds its stripe once and records at fixed offsets in it.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};

@@ -1,5 +1,4 @@
-//! A histogram family's buckets in the unit it records (nanoseconds for
-//! durations), and their `le` label values as the exposition writes them.
+//! A histogram family's buckets in the unit it records (nanoseconds for durations), and their `le` label values as the exposition writes them.
 
 use crate::catalogue::{FamilySpec, Unit};
 use crate::exposition::float::write_float;

@@ -1,5 +1,4 @@
-//! A family: its series found by their exact label values in one sorted
-//! index, capped in number, with idle series dropped at a scrape.
+//! A family: its series found by their exact label values in one sorted index, capped in number, with idle series dropped at a scrape.
 
 // Entries are ordered by their series' key, which never changes; the cells
 // that do change play no part in the order.

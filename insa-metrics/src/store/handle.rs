@@ -1,5 +1,4 @@
-//! Handles: a series resolved once and recorded into without a lookup, on
-//! its compact cells (a call site's series record through its block instead).
+//! Handles: a series resolved once and recorded into without a lookup, on its compact cells (a call site's series record through its block instead).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;

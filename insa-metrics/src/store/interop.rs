@@ -1,6 +1,4 @@
-//! `prometheus` interop: each family of the store is a `Collector` a
-//! `prometheus::Registry` gathers, and the store's own encoder gathers the
-//! registry's other collectors without its own families.
+//! `prometheus` interop: each family of the store is a `Collector` a `prometheus::Registry` gathers, and the store's own encoder gathers the registry's other collectors without its own families.
 
 use std::cell::Cell;
 use std::sync::Arc;

@@ -1,5 +1,4 @@
-//! Series keys: label values checked, then encoded so that two value tuples
-//! never share a key and keys sort as the tuples do.
+//! Series keys: label values checked, then encoded so that two value tuples never share a key and keys sort as the tuples do.
 //!
 //! Values are written in the order of their label names (the order in which
 //! the exposition lists labels and sorts series), separated by a NUL byte;

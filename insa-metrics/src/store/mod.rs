@@ -1,6 +1,4 @@
-//! The series store under the collector: every family of the catalogue, its
-//! series found by exact label values, recorded without contention and
-//! written straight to text.
+//! The series store under the collector: every family of the catalogue, its series found by exact label values, recorded without contention and written straight to text.
 
 mod block;
 mod buckets;

@@ -1,5 +1,4 @@
-//! One series: its key, its compact cells, where it lies in a call site's
-//! block when one records into it, and what idle expiry remembers of it.
+//! One series: its key, its compact cells, where it lies in a call site's block when one records into it, and what idle expiry remembers of it.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};

@@ -1,5 +1,4 @@
-//! What a collector's builder sets for every family: the cardinality limit,
-//! idle expiry and the clock it is measured with, the exemplar interval.
+//! What a collector's builder sets for every family: the cardinality limit, idle expiry and the clock it is measured with, the exemplar interval.
 
 #[cfg(test)]
 use std::sync::Arc;

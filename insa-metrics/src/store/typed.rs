@@ -1,5 +1,4 @@
-//! The families by kind: what a counter, a gauge, a histogram and the info
-//! metric can be asked to record.
+//! The families by kind: what a counter, a gauge, a histogram and the info metric can be asked to record.
 
 use std::ops::Deref;
 use std::sync::Arc;

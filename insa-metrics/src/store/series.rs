@@ -179,10 +179,16 @@ impl Recency {
     /// with no such record since the scrape before (records through a
     /// handle since dropped), whichever is later.
     pub(crate) fn idle_for(&self, count: u64, now: u32, timeout: u32) -> bool {
-        // The scrape marks the record it has accounted for; a record after
-        // the mark (or racing with it) is a fresh one for the next scrape.
-        let touched = self.touched.fetch_or(ACCOUNTED, Relaxed);
+        // The scrape marks the record it has accounted for, with a plain
+        // store (no read-modify-write per series and scrape). A record
+        // racing with it may be marked, or its time overwritten by the
+        // older one: its count change is then seen, unexplained, by the next
+        // scrape, which times the series from then: later, never earlier.
+        let touched = self.touched.load(Relaxed);
         let fresh = touched != 0 && touched & ACCOUNTED == 0;
+        if fresh {
+            self.touched.store(touched | ACCOUNTED, Relaxed);
+        }
         let mut changed_at = match self.changed_at.load(Relaxed) {
             0 => 1,
             _ if self.seen.load(Relaxed) != count && !fresh => now,

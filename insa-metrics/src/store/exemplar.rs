@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use crate::trace::TraceContext;
 
-/// A slot whose call had no trace context is due again after
-/// `interval / NO_TRACE_RETRY_DIVISOR` (10 ms of the default 1 s).
+/// After a due slot's call found no trace context, the series' slots are
+/// looked at again `interval / NO_TRACE_RETRY_DIVISOR` later (10 ms of the
+/// default 1 s).
 const NO_TRACE_RETRY_DIVISOR: u64 = 100;
 
 /// One exemplar as read back for the exposition.
@@ -31,11 +32,10 @@ struct Slot {
     /// Even when stable, odd while a writer is in; 0 until the first write.
     version: AtomicU64,
     /// The clock reading (raw) from which the slot is due again: 0 until
-    /// its first check, then that check's reading plus the interval, or
-    /// plus a hundredth of it when no trace context was found (an untraced
-    /// call does not hold the slot from the traced ones for a whole
-    /// interval, and the context is still looked for a bounded number of
-    /// times). The hot path only compares with it.
+    /// it first took an exemplar, then that reading plus the interval. A
+    /// call that found no trace context leaves it (the series waits a
+    /// hundredth of the interval, [`Exemplars::untraced_until`]), so an
+    /// untraced call does not hold the slot from the traced ones.
     next_due: AtomicU64,
     trace_high: AtomicU64,
     trace_low: AtomicU64,
@@ -47,12 +47,18 @@ struct Slot {
 /// The exemplar slots of one series.
 #[derive(Debug)]
 pub(crate) struct Exemplars {
+    /// The clock reading (raw) before which no slot is looked at: set when a
+    /// due slot found no trace context, a hundredth of the interval ahead.
+    /// A call without a trace context then pays one load and a compare here,
+    /// before any slot's bounds check.
+    untraced_until: AtomicU64,
     slots: Box<[Slot]>,
 }
 
 impl Exemplars {
     pub(crate) fn new(slots: usize) -> Self {
         Exemplars {
+            untraced_until: AtomicU64::new(0),
             slots: (0..slots).map(|_| Slot::default()).collect(),
         }
     }
@@ -105,7 +111,7 @@ impl Exemplars {
             return None;
         }
         #[cfg(not(insa_metrics_no_exemplars))]
-        if self.is_due(i, now) {
+        if now >= self.untraced_until.load(Ordering::Relaxed) && self.is_due(i, now) {
             self.offer_due(i, value(), now, interval)
         } else {
             None
@@ -117,7 +123,11 @@ impl Exemplars {
     #[inline(never)]
     fn offer_due(&self, i: usize, value: u64, now: u64, interval: u64) -> Option<TraceContext> {
         let Some(trace) = TraceContext::current() else {
-            self.checked(i, now, interval / NO_TRACE_RETRY_DIVISOR);
+            // No context: every slot waits, the one due stays due.
+            self.untraced_until.store(
+                now.saturating_add(interval / NO_TRACE_RETRY_DIVISOR),
+                Ordering::Relaxed,
+            );
             return None;
         };
         self.checked(i, now, interval);
@@ -227,23 +237,25 @@ mod tests {
         assert!(!slots.due(2, 150, 50));
     }
 
-    /// Untraced calls (health checks, say) among traced ones: the slot is
-    /// looked at again a hundredth of the interval later, not a whole one.
+    /// Untraced calls (health checks, say) among traced ones: the series'
+    /// slots are looked at again a hundredth of the interval later, not a
+    /// whole one, and the slot that was due is still due then.
     #[test]
-    fn an_untraced_call_holds_the_slot_for_a_hundredth_of_the_interval() {
-        let slots = Exemplars::new(1);
+    fn an_untraced_call_holds_the_series_for_a_hundredth_of_the_interval() {
+        let slots = Exemplars::new(2);
         assert_eq!(slots.offer(0, || 1, 1_000, 10_000), None);
         let trace = context(5);
         let _scope = trace.enter();
-        assert_eq!(slots.offer(0, || 2, 1_099, 10_000), None, "too soon");
+        assert_eq!(slots.offer(1, || 2, 1_099, 10_000), None, "too soon");
         assert_eq!(slots.offer(0, || 3, 1_100, 10_000), Some(trace));
         assert_eq!(slots.read(0).map(|e| e.value), Some(3));
+        assert_eq!(slots.offer(1, || 4, 1_101, 10_000), Some(trace));
         assert_eq!(
-            slots.offer(0, || 4, 11_099, 10_000),
+            slots.offer(0, || 5, 11_099, 10_000),
             None,
             "traced: a whole interval"
         );
-        assert_eq!(slots.offer(0, || 5, 11_100, 10_000), Some(trace));
+        assert_eq!(slots.offer(0, || 6, 11_100, 10_000), Some(trace));
     }
 
     #[test]

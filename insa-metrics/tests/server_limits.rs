@@ -4,11 +4,11 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use insa_metrics::MetricsServer;
-use support::{assert_rejected, get, read_to_close, start_server};
+use support::{Gated, assert_rejected, get, read_to_close, start_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -343,42 +343,10 @@ async fn a_stalled_tls_handshake_is_cut_off_at_the_header_timeout() {
     server.stop();
 }
 
-/// A collector whose `collect` waits until the test opens its gate.
-#[derive(Debug, Clone)]
-struct Gated {
-    counter: prometheus::IntCounter,
-    /// `collect` calls under way or done.
-    entered: Arc<AtomicUsize>,
-    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-}
-
-impl prometheus::core::Collector for Gated {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        self.counter.desc()
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        self.entered.fetch_add(1, Ordering::SeqCst);
-        let (open, opened) = &*self.gate;
-        let open = open.lock().unwrap();
-        // Bounded, so that a failing test leaves no thread behind for long.
-        let _open = opened
-            .wait_timeout_while(open, Duration::from_secs(60), |open| !*open)
-            .unwrap();
-        self.counter.collect()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_encoding_does_not_stall_the_server() {
-    let gated = Gated {
-        counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
-        entered: Arc::new(AtomicUsize::new(0)),
-        gate: Arc::default(),
-    };
+    let (gated, registry) = Gated::registered();
     gated.counter.inc();
-    let registry = prometheus::Registry::new();
-    registry.register(Box::new(gated.clone())).unwrap();
     let server = MetricsServer::builder()
         .port(0)
         .registry(registry)
@@ -412,9 +380,7 @@ async fn a_slow_encoding_does_not_stall_the_server() {
         .unwrap();
     assert_eq!(other.status, 404);
 
-    let (open, opened) = &*gated.gate;
-    *open.lock().unwrap() = true;
-    opened.notify_all();
+    gated.open();
     let response = stuck.await.unwrap();
     assert_eq!(response.status, 200);
     assert!(response.text().contains("insa_test_gated_total 1"));
@@ -426,13 +392,7 @@ async fn a_slow_encoding_does_not_stall_the_server() {
 /// connection deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stuck_collectors_on_every_encoder_make_the_next_scrape_a_503() {
-    let gated = Gated {
-        counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
-        entered: Arc::new(AtomicUsize::new(0)),
-        gate: Arc::default(),
-    };
-    let registry = prometheus::Registry::new();
-    registry.register(Box::new(gated.clone())).unwrap();
+    let (gated, registry) = Gated::registered();
     let server = MetricsServer::builder()
         .port(0)
         .registry(registry)
@@ -468,9 +428,7 @@ async fn stuck_collectors_on_every_encoder_make_the_next_scrape_a_503() {
     );
     assert!(asked.elapsed() >= Duration::from_millis(300));
 
-    let (open, opened) = &*gated.gate;
-    *open.lock().unwrap() = true;
-    opened.notify_all();
+    gated.open();
     for scrape in stuck {
         assert_eq!(scrape.await.unwrap().status, 200);
     }

@@ -263,8 +263,9 @@ mod tests {
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
 
-    #[test]
-    fn after_a_burst_of_junk_values_idle_series_expire_and_new_values_get_their_own() {
+    /// A collector of 10 series per family whose idle series expire after
+    /// 300 s of the returned clock.
+    fn expiring_collector() -> (MetricsCollector, IdleClock) {
         let clock = IdleClock::manual();
         let collector = MetricsCollector::builder()
             .process_metrics(false)
@@ -273,6 +274,12 @@ mod tests {
             .idle_clock(clock.clone())
             .build()
             .unwrap();
+        (collector, clock)
+    }
+
+    #[test]
+    fn after_a_burst_of_junk_values_idle_series_expire_and_new_values_get_their_own() {
+        let (collector, clock) = expiring_collector();
         collector.record_cache_hit("orchestrator");
         for junk in 0..50 {
             collector.record_cache_hit(format!("junk-{junk}"));
@@ -319,14 +326,7 @@ mod tests {
     /// after it drops the junk, since it is the records that are timed.
     #[test]
     fn a_burst_then_a_wait_then_one_scrape_frees_the_cap() {
-        let clock = IdleClock::manual();
-        let collector = MetricsCollector::builder()
-            .process_metrics(false)
-            .cardinality_limit(10)
-            .idle_timeout(Some(Duration::from_secs(300)))
-            .idle_clock(clock.clone())
-            .build()
-            .unwrap();
+        let (collector, clock) = expiring_collector();
         for junk in 0..50 {
             collector.record_cache_hit(format!("junk-{junk}"));
         }

@@ -453,10 +453,9 @@ mod tests {
         );
     }
 
-    /// A burst, a wait, then the first scrape since: the series recorded
-    /// only during the burst are dropped by that scrape.
-    #[test]
-    fn a_burst_expires_at_the_first_scrape_after_the_timeout() {
+    /// `insa_cache_hits_total` capped at 2 series, which expire after 60 s
+    /// of the returned clock.
+    fn expiring_hits() -> (Family, IdleClock) {
         let clock = IdleClock::manual();
         let settings = Settings {
             limit: 2,
@@ -464,6 +463,14 @@ mod tests {
             idle_clock: clock.clone(),
         };
         let hits = Family::new(&CACHE_HITS_TOTAL, settings, Some(Accounting::detached()));
+        (hits, clock)
+    }
+
+    /// A burst, a wait, then the first scrape since: the series recorded
+    /// only during the burst are dropped by that scrape.
+    #[test]
+    fn a_burst_expires_at_the_first_scrape_after_the_timeout() {
+        let (hits, clock) = expiring_hits();
         for junk in ["a", "b", "c"] {
             hits.with(&[junk], Admission::Capped, |s| {
                 s.cell(0).fetch_add(1, Relaxed)
@@ -492,13 +499,7 @@ mod tests {
 
     #[test]
     fn idle_series_expire_and_the_cap_recovers() {
-        let clock = IdleClock::manual();
-        let settings = Settings {
-            limit: 2,
-            idle_timeout: Some(std::time::Duration::from_secs(60)),
-            idle_clock: clock.clone(),
-        };
-        let hits = Family::new(&CACHE_HITS_TOTAL, settings, Some(Accounting::detached()));
+        let (hits, clock) = expiring_hits();
         let held = hits.handle(&["held"], Admission::Capped);
         hits.with(&["junk"], Admission::Capped, |s| {
             s.cell(0).fetch_add(1, Relaxed)

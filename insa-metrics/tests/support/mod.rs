@@ -381,3 +381,51 @@ pub fn rss_kib() -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// A collector whose `collect` waits until the test opens its gate (at
+/// most 60 s, so a failing test leaves no thread behind for long): a stuck
+/// collector. `insa_test_gated_total`, registered on a registry of its own.
+#[derive(Debug, Clone)]
+pub struct Gated {
+    pub counter: prometheus::IntCounter,
+    /// `collect` calls under way or done.
+    pub entered: Arc<AtomicUsize>,
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Gated {
+    /// The collector and the registry it is on.
+    pub fn registered() -> (Gated, prometheus::Registry) {
+        let gated = Gated {
+            counter: prometheus::IntCounter::new("insa_test_gated_total", "Gated.").unwrap(),
+            entered: Arc::default(),
+            gate: Arc::default(),
+        };
+        let registry = prometheus::Registry::new();
+        registry.register(Box::new(gated.clone())).unwrap();
+        (gated, registry)
+    }
+
+    /// Lets every `collect`, waiting or to come, return.
+    pub fn open(&self) {
+        let (open, opened) = &*self.gate;
+        *open.lock().unwrap() = true;
+        opened.notify_all();
+    }
+}
+
+impl prometheus::core::Collector for Gated {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.counter.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let (open, opened) = &*self.gate;
+        let open = open.lock().unwrap();
+        let _open = opened
+            .wait_timeout_while(open, Duration::from_secs(60), |open| !*open)
+            .unwrap();
+        self.counter.collect()
+    }
+}

@@ -50,3 +50,36 @@ fn empty_and_huge_values_are_replaced_and_counted() {
     let long = r#"insa_metrics_invalid_label_values_total{family="insa_cache_misses_total",reason="too_long"}"#;
     assert_eq!(sample(&text, long), Some(2.0));
 }
+
+/// Idle expiry on the real clock: a burst of junk, a wait past the timeout
+/// with no scrape, then one scrape drops the junk and frees the cap.
+#[test]
+fn idle_junk_expires_on_the_real_clock() {
+    let collector = MetricsCollector::builder()
+        .process_metrics(false)
+        .cardinality_limit(5)
+        .idle_timeout(Some(std::time::Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    for junk in 0..20 {
+        collector.record_cache_miss(format!("junk-{junk}"));
+    }
+    // A second of idle time, counted in whole seconds and never early: at
+    // most three.
+    std::thread::sleep(std::time::Duration::from_millis(3_100));
+    let text = collector.encode_text();
+    assert_eq!(
+        sample(
+            &text,
+            r#"insa_metrics_series_expired_total{family="insa_cache_misses_total"}"#
+        ),
+        Some(5.0),
+        "{text}"
+    );
+    collector.record_cache_miss("sizing");
+    let text = collector.encode_text();
+    assert_eq!(
+        sample(&text, r#"insa_cache_misses_total{cache_type="sizing"}"#),
+        Some(1.0)
+    );
+}

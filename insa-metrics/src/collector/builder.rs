@@ -86,6 +86,9 @@ impl CollectorBuilder {
     /// limit recovers after a burst of junk values (default one hour; `None`
     /// keeps every series). Series of macro call sites, series a handle holds,
     /// families without labels, gauges and the info metric never expire.
+    /// Idle time is kept in whole seconds: a series is never dropped before
+    /// its timeout, and may outlive it by up to two seconds and a scrape
+    /// interval.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
         self

@@ -330,7 +330,7 @@ mod tests {
         for junk in 0..50 {
             collector.record_cache_hit(format!("junk-{junk}"));
         }
-        clock.advance(Duration::from_secs(301));
+        clock.advance(Duration::from_secs(302));
         let text = collector.encode_text();
         assert!(
             text.contains(r#"cache_type="junk-0""#),

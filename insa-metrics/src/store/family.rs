@@ -284,7 +284,11 @@ impl Family {
     fn expiry(&self) -> Option<(u32, u32)> {
         let timeout = self.settings.idle_timeout?;
         self.expires.then(|| {
-            let timeout = u32::try_from(timeout.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+            // In whole seconds, and one more: a record late in one second and
+            // a scrape early in the next are a second apart on this clock, so
+            // a series is never dropped before its timeout has passed.
+            let seconds = timeout.as_millis().div_ceil(1000).saturating_add(1);
+            let timeout = u32::try_from(seconds).unwrap_or(u32::MAX);
             (self.settings.idle_clock.now_secs(), timeout)
         })
     }
@@ -480,9 +484,12 @@ mod tests {
         hits.with(&["b"], Admission::Capped, |s| {
             s.cell(0).fetch_add(1, Relaxed)
         });
-        clock.advance(std::time::Duration::from_secs(31));
+        clock.advance(std::time::Duration::from_secs(29));
         hits.visit::<()>(|s| Ok(hits.count(s))).unwrap();
-        // "a" idle 61 s: dropped; "b" recorded 31 s ago: kept; "c" went to
+        assert_eq!(hits.len(), 2, "59 s: nothing is dropped early");
+        clock.advance(std::time::Duration::from_secs(3));
+        hits.visit::<()>(|s| Ok(hits.count(s))).unwrap();
+        // "a" idle 62 s: dropped; "b" recorded 32 s ago: kept; "c" went to
         // the overflow series, which stays.
         assert_eq!(
             keys(&hits),
@@ -509,7 +516,7 @@ mod tests {
         });
         let count = |f: &Family| f.visit::<()>(|s| Ok(f.count(s))).unwrap();
         count(&hits);
-        clock.advance(std::time::Duration::from_secs(61));
+        clock.advance(std::time::Duration::from_secs(62));
         count(&hits);
         // "junk" is gone; "held" stays, a handle holds it; the overflow too.
         assert_eq!(hits.len(), 1);

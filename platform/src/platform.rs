@@ -49,6 +49,54 @@ pub struct Platform {
 /// How long sessions may stay idle before they are cleaned up.
 const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// The orchestrator, its breakers forced open or tripped as configured.
+fn start_orchestrator(config: &PlatformConfig, bus: &MessageBus<Message>) -> Arc<Orchestrator> {
+    let orchestrator = Arc::new(Orchestrator::new(bus.clone(), config.orchestrator));
+    for agent in &config.force_breaker_open {
+        if let Some(breaker) = orchestrator.breaker(agent) {
+            breaker.force_open(Instant::now());
+        }
+    }
+    for agent in &config.trip_breaker {
+        if let Some(breaker) = orchestrator.breaker(agent) {
+            breaker.trip(Instant::now());
+        }
+    }
+    orchestrator
+}
+
+/// The periodic chores: the cache purge, idle sessions and connections,
+/// dead-letter replays.
+fn housekeeping(
+    orchestrator: &Arc<Orchestrator>,
+    sessions: &Arc<SessionManager>,
+    db: &Arc<Database>,
+    crm: CrmEndpoint,
+    shutdown_rx: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let o = Arc::clone(orchestrator);
+    let s = Arc::clone(sessions);
+    let d = Arc::clone(db);
+    vec![
+        every(Duration::from_secs(2), shutdown_rx, move || {
+            o.purge_cache();
+            async {}
+        }),
+        every(Duration::from_secs(1), shutdown_rx, move || {
+            s.cleanup_idle(Instant::now());
+            async {}
+        }),
+        every(Duration::from_secs(5), shutdown_rx, move || {
+            d.reap_idle();
+            async {}
+        }),
+        every(Duration::from_secs(3), shutdown_rx, move || {
+            let crm = crm.clone();
+            async move { crm.replay_dead_letters().await }
+        }),
+    ]
+}
+
 impl Platform {
     /// Starts every component on the current tokio runtime.
     #[must_use]
@@ -82,42 +130,10 @@ impl Platform {
             crm.clone().serve(bus.register(CRM_AGENT, 256)),
         ));
 
-        // The orchestrator.
-        let orchestrator = Arc::new(Orchestrator::new(bus.clone(), config.orchestrator));
-        for agent in &config.force_breaker_open {
-            if let Some(breaker) = orchestrator.breaker(agent) {
-                breaker.force_open(Instant::now());
-            }
-        }
-        for agent in &config.trip_breaker {
-            if let Some(breaker) = orchestrator.breaker(agent) {
-                breaker.trip(Instant::now());
-            }
-        }
+        let orchestrator = start_orchestrator(config, &bus);
         let inbox = bus.register(ORCHESTRATOR, 256);
         services.push(tokio::spawn(Arc::clone(&orchestrator).serve(inbox)));
-
-        // Housekeeping.
-        let mut housekeeping = Vec::new();
-        let o = Arc::clone(&orchestrator);
-        housekeeping.push(every(Duration::from_secs(2), &shutdown_rx, move || {
-            o.purge_cache();
-            async {}
-        }));
-        let s = Arc::clone(&sessions);
-        housekeeping.push(every(Duration::from_secs(1), &shutdown_rx, move || {
-            s.cleanup_idle(Instant::now());
-            async {}
-        }));
-        let d = Arc::clone(&db);
-        housekeeping.push(every(Duration::from_secs(5), &shutdown_rx, move || {
-            d.reap_idle();
-            async {}
-        }));
-        housekeeping.push(every(Duration::from_secs(3), &shutdown_rx, move || {
-            let crm = crm.clone();
-            async move { crm.replay_dead_letters().await }
-        }));
+        let housekeeping = housekeeping(&orchestrator, &sessions, &db, crm, &shutdown_rx);
 
         // The users.
         let gateway = Gateway {

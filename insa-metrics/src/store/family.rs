@@ -58,12 +58,6 @@ impl Accounting {
 #[derive(Debug, Clone)]
 struct Entry(Arc<Series>);
 
-impl Borrow<str> for Entry {
-    fn borrow(&self) -> &str {
-        self.0.key()
-    }
-}
-
 /// Lookups compare the key's bytes: no UTF-8 check of a key being looked up
 /// (byte order is `str`'s order).
 impl Borrow<[u8]> for Entry {
@@ -303,7 +297,7 @@ impl Family {
             let unchanged = series.recency.unchanged(self.count(&series));
             // The index and `idle` hold it: nothing else does.
             if unchanged && Arc::strong_count(&series) == 2 {
-                index.remove(series.key());
+                index.remove(series.key().as_bytes());
                 dropped += 1;
             }
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the worker examples: builds sizing_agent_worker,
 # crm_agent_worker and orchestrator, runs each once (each runs a bounded
-# workload, a few seconds, and prints the metrics text when done; a timeout
+# workload, a few seconds (the orchestrator until each of its stories is
+# told, at most 40 s), and prints the metrics text when done; a timeout
 # guards against a hang) and asserts that the output holds samples of the
 # families that component is responsible for. Called from scripts/test.sh.
 # Takes about 20 seconds once built.
@@ -107,6 +108,10 @@ need "$f" positive 'insa_session_messages_total\{'
 need "$f" positive 'insa_session_cleanup_total\{'
 
 if ((failures)); then
+    for example in "${examples[@]}"; do
+        echo "--- $example, standard error:"
+        tail -n 10 "$out/$example.err"
+    done
     echo "examples smoke test: $failures failure(s)"
     exit 1
 fi

@@ -5,7 +5,7 @@
 //! `needless_pass_by_value`, `unused_async`); the names the expansion adds are
 //! hygienic.
 
-use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Ident, Spacing, Span, TokenStream, TokenTree};
 use quote::quote_spanned;
 use syn::token::Move;
 use syn::{Block, Stmt};
@@ -39,8 +39,9 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// The expression that runs the body to its value.
-    pub(crate) fn run(&self, output: &Output) -> TokenStream {
+    /// The expression that runs the body to its value; an async body is
+    /// polled through `guard`, which it marks suspended between polls.
+    pub(crate) fn run(&self, output: &Output, guard: &Ident) -> TokenStream {
         let span = Span::mixed_site();
         let user = self.block().brace_token.span.open();
         match self {
@@ -61,18 +62,45 @@ impl<'a> Body<'a> {
             // The async block's type is fixed up front, so that `return`s of
             // different types coerce as they do in the fn.
             Body::Async(capture, block) => {
-                let mut block = (*block).clone();
-                if let Output::Known(ty) = output {
-                    let returns: Stmt =
-                        syn::parse_quote_spanned!(span=> ::insa_metrics::__private::returns!(#ty););
-                    block.stmts.insert(0, returns);
-                }
+                let block: Block = match output {
+                    Output::Known(ty) if !has_items(block) => {
+                        let mut block = (*block).clone();
+                        let returns: Stmt = syn::parse_quote_spanned!(span=>
+                            ::insa_metrics::__private::returns!(#ty);
+                        );
+                        block.stmts.insert(0, returns);
+                        block
+                    }
+                    // A body with items stays a block of its own after
+                    // `returns!`, so they do not follow a statement of ours
+                    // (`clippy::items_after_statements`).
+                    Output::Known(ty) => {
+                        let mut wrapped: Block = syn::parse_quote_spanned! {span=>
+                            {
+                                ::insa_metrics::__private::returns!(#ty);
+                                #block
+                            }
+                        };
+                        wrapped.brace_token = block.brace_token;
+                        wrapped
+                    }
+                    _ => (*block).clone(),
+                };
                 let capture = capture.map(|_| Move(user));
                 let head = quote_spanned!(user=> async #capture);
-                quote_spanned!(span=> #head #block.await)
+                quote_spanned!(span=> ::insa_metrics::__private::Call::polled(&mut #guard, #head #block).await)
             }
         }
     }
+}
+
+/// Whether a body declares items (`use`, `const`, `fn`, …). Such a body is
+/// nested whole after the statements the expansion puts first, so that its
+/// items do not follow them (`clippy::items_after_statements`); any other is
+/// spliced after them, as a block holding one expression would draw
+/// `unused_braces` on the user's braces.
+pub(crate) fn has_items(block: &Block) -> bool {
+    block.stmts.iter().any(|stmt| matches!(stmt, Stmt::Item(_)))
 }
 
 /// Macros that never expand to an `.await` of their own: the standard ones
@@ -182,7 +210,10 @@ mod tests {
     #[test]
     fn an_async_body_without_await_runs_in_a_closure() {
         let block: Block = syn::parse_quote!({ x + 1 });
-        let run = Body::of_async(None, &block).run(&Output::Inferred);
+        let run = Body::of_async(None, &block).run(
+            &Output::Inferred,
+            &proc_macro2::Ident::new("guard", Span::call_site()),
+        );
         assert_eq!(
             run.to_string(),
             quote!(::insa_metrics::__private::run(|| { x + 1 })).to_string()

@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::token::Move;
 use syn::{Block, Item, ReturnType, Signature, Type};
 
-use crate::body::Body;
+use crate::body::{Body, has_items};
 use crate::impl_block;
 use crate::item::{self, Place, Target};
 use crate::kind::Kind;
@@ -48,14 +48,24 @@ fn instrument(kind: Kind, args: TokenStream, item: Item) -> syn::Result<TokenStr
     let labels = match Args::parse(args.clone())? {
         Args::Labels(labels) => labels::labels(kind, labels, &args)?,
         Args::Skip(skip) => {
-            return Err(syn::Error::new_spanned(
-                skip,
+            // A body the block's attribute already instrumented: the block
+            // did not see this marker as its own, it is under another name.
+            let renamed = matches!(&target, Target::Fn(func)
+                if item::check_not_instrumented(kind, &func.block).is_err());
+            let message = if renamed {
+                format!(
+                    "this `skip` is not seen under a renamed import, and the impl block's \
+                     attribute has instrumented the method: write #[insa_metrics::{0}(skip)]",
+                    kind.name()
+                )
+            } else {
                 format!(
                     "`skip` leaves a method out of an impl block that has #[{0}(…)]: \
                      put #[{0}(…)] on the impl block, or remove this one",
                     kind.name()
-                ),
-            ));
+                )
+            };
+            return Err(syn::Error::new_spanned(skip, message));
         }
     };
     let site = site(kind, &labels);
@@ -155,25 +165,40 @@ fn instrumented(
     let mut block: Block = if !kind.records_outcome() {
         // Only the time is observed: the guard records it when it drops,
         // whichever way the body ends.
-        let stmts = &body.block().stmts;
-        syn::parse_quote_spanned! {span=>
-            {
-                let #guard = #site;
-                #(#stmts)*
+        let user = body.block();
+        if has_items(user) {
+            syn::parse_quote_spanned! {span=>
+                {
+                    let #guard = #site;
+                    #user
+                }
+            }
+        } else {
+            let stmts = &user.stmts;
+            syn::parse_quote_spanned! {span=>
+                {
+                    let #guard = #site;
+                    #(#stmts)*
+                }
             }
         }
     } else {
-        let run = body.run(output);
+        let run = body.run(output, &guard);
+        // An async body is polled through the guard, which it marks.
+        let binding = match body {
+            Body::Async(..) => quote_spanned!(span=> mut #guard),
+            Body::Sync(_) => quote_spanned!(span=> #guard),
+        };
         match output {
             Output::Never => syn::parse_quote_spanned! {span=>
                 {
-                    let #guard = #site;
+                    let #binding = #site;
                     #run
                 }
             },
             Output::Unit => syn::parse_quote_spanned! {span=>
                 {
-                    let #guard = #site;
+                    let #binding = #site;
                     #run;
                     #guard.end(::insa_metrics::__private::Outcome::Success);
                 }
@@ -184,7 +209,7 @@ fn instrumented(
                 });
                 syn::parse_quote_spanned! {span=>
                     {
-                        let #guard = #site;
+                        let #binding = #site;
                         let #result = #run;
                         #check
                         #guard.end(::insa_metrics::__private::outcome!(&#result));

@@ -33,6 +33,9 @@ impl Output {
         match ty {
             Type::Tuple(tuple) if tuple.elems.is_empty() => Output::Unit,
             Type::Never(_) => Output::Never,
+            // A type passed through `macro_rules!` as `$t:ty` comes grouped.
+            Type::Group(group) => Output::of_type(&group.elem),
+            Type::Paren(paren) => Output::of_type(&paren.elem),
             ty => {
                 let mut ty = ty.clone();
                 infer_impl_trait(&mut ty);
@@ -105,6 +108,31 @@ pub(crate) fn future_output(ty: &Type) -> Option<&Type> {
     })
 }
 
+/// Replaces each `impl Trait` in the generic arguments of a path (`Fn(A) -> B`
+/// included) with `_`.
+fn infer_in_path(path: &mut syn::Path) {
+    for segment in &mut path.segments {
+        match &mut segment.arguments {
+            PathArguments::AngleBracketed(args) => {
+                for arg in &mut args.args {
+                    match arg {
+                        GenericArgument::Type(ty) => infer_impl_trait(ty),
+                        GenericArgument::AssocType(assoc) => infer_impl_trait(&mut assoc.ty),
+                        _ => {}
+                    }
+                }
+            }
+            PathArguments::Parenthesized(args) => {
+                args.inputs.iter_mut().for_each(infer_impl_trait);
+                if let ReturnType::Type(_, ty) = &mut args.output {
+                    infer_impl_trait(ty);
+                }
+            }
+            PathArguments::None => {}
+        }
+    }
+}
+
 /// Replaces each `impl Trait` in a type with `_`, which a body may write.
 fn infer_impl_trait(ty: &mut Type) {
     match ty {
@@ -113,17 +141,12 @@ fn infer_impl_trait(ty: &mut Type) {
                 underscore_token: syn::Token![_](Span::mixed_site()),
             });
         }
-        Type::Path(path) => {
-            for segment in &mut path.path.segments {
-                let PathArguments::AngleBracketed(args) = &mut segment.arguments else {
-                    continue;
-                };
-                for arg in &mut args.args {
-                    match arg {
-                        GenericArgument::Type(ty) => infer_impl_trait(ty),
-                        GenericArgument::AssocType(assoc) => infer_impl_trait(&mut assoc.ty),
-                        _ => {}
-                    }
+        Type::Path(path) => infer_in_path(&mut path.path),
+        // `Box<dyn Iterator<Item = impl Display>>`: `dyn Iterator<Item = _>`.
+        Type::TraitObject(object) => {
+            for bound in &mut object.bounds {
+                if let TypeParamBound::Trait(bound) = bound {
+                    infer_in_path(&mut bound.path);
                 }
             }
         }
@@ -179,6 +202,14 @@ mod tests {
         assert_eq!(of("-> ()"), "()");
         assert_eq!(of("-> !"), "!");
         assert_eq!(of("-> Box<dyn Error>"), "Box < dyn Error >");
+        assert_eq!(
+            of("-> Box<dyn Iterator<Item = impl Display> + '_>"),
+            "Box < dyn Iterator < Item = _ > + '_ >"
+        );
+        assert_eq!(
+            of("-> Box<dyn Fn(impl Debug) -> impl Display>"),
+            "Box < dyn Fn (_) -> _ >"
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! What the attribute macros' generated code calls. Not a public API: it changes with the macros, which are pinned to this exact version.
 #![allow(missing_debug_implementations)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
 use crate::catalogue::{self as cat, FamilySpec};
 pub use crate::clock::Tick;
@@ -149,13 +152,15 @@ pub trait Record: Sync + 'static {
     /// Records one call started as `started` that ended with `outcome`.
     fn record(&'static self, outcome: Outcome, started: Self::Started);
 
-    /// Records a call dropped without an outcome: a panic or a cancellation.
-    /// Out of line: the end of most calls is [`Call::end`], inlined in the
-    /// instrumented fn, and this is what its unwinding path calls.
+    /// Records a call dropped without an outcome: a panic, or a
+    /// cancellation (always one when it was `suspended`, between two polls
+    /// of its async body). Out of line: the end of most calls is
+    /// [`Call::end`], inlined in the instrumented fn, and this is what its
+    /// unwinding path calls.
     #[cold]
     #[inline(never)]
-    fn record_unfinished(&'static self, started: Self::Started) {
-        self.record(unfinished(), started);
+    fn record_unfinished(&'static self, started: Self::Started, suspended: bool) {
+        self.record(unfinished(suspended), started);
     }
 }
 
@@ -203,7 +208,7 @@ impl Record for MessageHandles {
     /// The duration is observed whatever the outcome: no need to ask
     /// whether a panic is unwinding.
     #[inline(always)]
-    fn record_unfinished(&'static self, start: Tick) {
+    fn record_unfinished(&'static self, start: Tick, _: bool) {
         self.observe_since(self.started_at(start));
     }
 }
@@ -214,6 +219,9 @@ impl Record for MessageHandles {
 pub struct Call<H: Record> {
     handles: &'static H,
     started: H::Started,
+    /// Whether the call's async body is suspended, between two polls of
+    /// [`Polled`]: see [`unfinished`].
+    suspended: bool,
 }
 
 /// A call through a [`RequestSite`].
@@ -229,7 +237,15 @@ impl<H: Record> Call<H> {
         Call {
             started: handles.begin(),
             handles,
+            suspended: false,
         }
+    }
+
+    /// The async body of this call, marking the call suspended between its
+    /// polls.
+    #[inline]
+    pub fn polled<F: Future>(&mut self, body: F) -> Polled<'_, F> {
+        Polled::new(&mut self.suspended, body)
     }
 
     /// Records the call with its outcome.
@@ -244,7 +260,39 @@ impl<H: Record> Call<H> {
 impl<H: Record> Drop for Call<H> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.handles.record_unfinished(self.started);
+        self.handles.record_unfinished(self.started, self.suspended);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The async body of a [`Call`] (or of a public guard's `_async` form):
+    /// while it is not being polled, the call is marked suspended. A panic out of its poll leaves the mark off, so
+    /// the call, dropped by the unwinding, counts a panic.
+    #[derive(Debug)]
+    pub struct Polled<'a, F> {
+        suspended: &'a mut bool,
+        #[pin]
+        body: F,
+    }
+}
+
+impl<'a, F> Polled<'a, F> {
+    /// `body`, marking `suspended` between its polls.
+    pub(crate) fn new(suspended: &'a mut bool, body: F) -> Self {
+        Polled { suspended, body }
+    }
+}
+
+impl<F: Future> Future for Polled<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        **this.suspended = false;
+        let poll = this.body.poll(cx);
+        **this.suspended = poll.is_pending();
+        poll
     }
 }
 

@@ -67,6 +67,21 @@ impl Clock {
         self.0.delta_as_nanos(0, ticks)
     }
 
+    /// Nanoseconds that `ticks` raw ticks last, for a sum of ticks that may
+    /// pass 64 bits: exactly [`nanos_of`](Self::nanos_of) below, and in
+    /// spans of 2^40 ticks above (the scale is linear).
+    pub(crate) fn nanos_of_wide(&self, ticks: u128) -> u128 {
+        const SPAN: u128 = 1 << 40;
+        match u64::try_from(ticks) {
+            Ok(ticks) => u128::from(self.nanos_of(ticks)),
+            #[allow(clippy::cast_possible_truncation)] // below SPAN
+            Err(_) => {
+                (ticks / SPAN) * u128::from(self.nanos_of(SPAN as u64))
+                    + u128::from(self.nanos_of((ticks % SPAN) as u64))
+            }
+        }
+    }
+
     /// The most ticks that measure at most `nanos` ([`nanos_of`](Self::nanos_of)
     /// is monotonic): `ticks <= ticks_within(b)` exactly when
     /// `nanos_of(ticks) <= b`, so a bucket bound in ticks sorts observations
@@ -103,6 +118,17 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    #[test]
+    fn a_sum_of_ticks_past_64_bits_converts_linearly() {
+        let clock = Clock::new();
+        let half = clock.nanos_of_wide(1 << 63);
+        assert_eq!(half, u128::from(clock.nanos_of(1 << 63)));
+        let whole = clock.nanos_of_wide(1 << 64);
+        let rounding = 2 * (1 << 24); // ≤ 1 ns per span of 2^40 ticks, twice
+        assert!(whole.abs_diff(2 * half) <= rounding, "{whole} vs {half}");
+        assert!(clock.nanos_of_wide((1 << 64) + (1 << 40)) > whole);
+    }
 
     #[test]
     fn a_sleep_measures_as_long_as_on_the_os_clock() {

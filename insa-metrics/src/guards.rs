@@ -1,21 +1,26 @@
 //! Scoped guards: a request, a database operation or a message being processed, timed from creation and recorded exactly once, on `Drop`.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::time::Duration;
 
+use crate::__private::Polled;
 use crate::clock::Tick;
 use crate::handles::{DatabaseHandles, MessageHandles, RequestHandles};
 use crate::outcome::{ClassifyError, Outcome};
 
-/// What dropping a guard without an outcome means: a panic while unwinding,
-/// a cancellation otherwise.
-pub(crate) fn unfinished() -> Outcome {
-    if std::thread::panicking() {
+/// What dropping a guard without an outcome means: a cancellation when its
+/// async body is `suspended` (between two polls: dropped then, even while a
+/// sibling future's panic unwinds, under `join!` on one thread), a panic
+/// while unwinding otherwise, a cancellation otherwise.
+pub(crate) fn unfinished(suspended: bool) -> Outcome {
+    if std::thread::panicking() && !suspended {
         Outcome::Panicked
     } else {
         Outcome::Cancelled
     }
 }
+
 
 /// Methods of the guards whose outcome is recorded: requests and database
 /// operations.
@@ -45,6 +50,11 @@ macro_rules! outcome_setters {
         pub fn finish<T, E: ClassifyError>(mut self, result: Result<T, E>) -> Result<T, E> {
             self.set_outcome(Outcome::of_result(&result));
             result
+        }
+
+        /// `body`, marking this guard suspended between its polls.
+        pub(crate) fn polled<F: Future>(&mut self, body: F) -> Polled<'_, F> {
+            Polled::new(&mut self.suspended, body)
         }
 
         /// Time since the guard was created.
@@ -83,6 +93,8 @@ pub struct RequestGuard<'a> {
     handles: Cow<'a, RequestHandles>,
     start: Tick,
     outcome: Option<Outcome>,
+    /// Between two polls of the body of `track_…_async`.
+    suspended: bool,
 }
 
 impl<'a> RequestGuard<'a> {
@@ -91,6 +103,7 @@ impl<'a> RequestGuard<'a> {
             start: handles.enter().tick(),
             handles,
             outcome: None,
+            suspended: false,
         }
     }
 
@@ -107,7 +120,10 @@ impl<'a> RequestGuard<'a> {
 
 impl Drop for RequestGuard<'_> {
     fn drop(&mut self) {
-        let outcome = self.outcome.take().unwrap_or_else(unfinished);
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or_else(|| unfinished(self.suspended));
         self.handles
             .record(outcome, self.handles.started_at(self.start));
     }
@@ -137,6 +153,8 @@ pub struct DatabaseGuard<'a> {
     handles: Cow<'a, DatabaseHandles>,
     start: Tick,
     outcome: Option<Outcome>,
+    /// Between two polls of the body of `track_…_async`.
+    suspended: bool,
 }
 
 impl<'a> DatabaseGuard<'a> {
@@ -145,6 +163,7 @@ impl<'a> DatabaseGuard<'a> {
             start: handles.now(),
             handles,
             outcome: None,
+            suspended: false,
         }
     }
 
@@ -161,7 +180,10 @@ impl<'a> DatabaseGuard<'a> {
 
 impl Drop for DatabaseGuard<'_> {
     fn drop(&mut self) {
-        let outcome = self.outcome.take().unwrap_or_else(unfinished);
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or_else(|| unfinished(self.suspended));
         self.handles
             .record(outcome, self.handles.started_at(self.start));
     }

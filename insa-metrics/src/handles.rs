@@ -142,7 +142,7 @@ impl TracedHistogram {
             Cells::Stripe(stripe) => {
                 let bucket = first_at_least(&self.tick_bounds, ticks);
                 stripe.add(offset + bucket, 1);
-                stripe.add(offset + self.cells.buckets().sum_cell(), ticks);
+                stripe.add_to_sum(offset + self.cells.buckets().sum_cell(), ticks);
                 bucket
             }
             Cells::Compact => {

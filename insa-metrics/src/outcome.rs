@@ -2,6 +2,8 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::labels::RequestStatus;
 use crate::store::MAX_LABEL_VALUE_BYTES;
@@ -176,6 +178,33 @@ classify_boxed!(
     dyn StdError + Send + Sync
 );
 
+/// A boxed, shared or borrowed error classifies as the error itself: a
+/// `Box<WorkerError>` (as `clippy::result_large_err` suggests) times out
+/// when the `WorkerError` does.
+macro_rules! classify_through {
+    ($($pointer:ident),+) => {$(
+        impl<E: ClassifyError + ?Sized> ClassifyError for $pointer<E> {
+            fn is_timeout(&self) -> bool {
+                (**self).is_timeout()
+            }
+            fn error_type(&self) -> &'static str {
+                (**self).error_type()
+            }
+        }
+    )+};
+}
+
+classify_through!(Box, Arc, Rc);
+
+impl<E: ClassifyError + ?Sized> ClassifyError for &E {
+    fn is_timeout(&self) -> bool {
+        (**self).is_timeout()
+    }
+    fn error_type(&self) -> &'static str {
+        (**self).error_type()
+    }
+}
+
 /// Looks through an `anyhow::Error`'s chain of causes, as through a boxed
 /// error's: an `io::Error` or a tokio timeout in it classifies the whole.
 #[cfg(feature = "anyhow")]
@@ -206,11 +235,36 @@ fn classify_dyn(error: &(dyn StdError + 'static)) -> (bool, &'static str) {
     (false, "error")
 }
 
-/// `my_crate::db::DbError<T>` → `DbError`: bounded by the number of error types.
+/// `my_crate::db::DbError<T>` → `DbError`: bounded by the number of error
+/// types. Through a `Box`, `Arc`, `Rc` or reference to what it holds;
+/// `()` is `unit`, a tuple `tuple`, a trait object its first trait
+/// (`Box<dyn Any + Send>`, `std::thread::Result`'s error, a panic's payload,
+/// is `panic`).
 pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let path = full.split('<').next().unwrap_or(full);
-    path.rsplit("::").next().unwrap_or(path)
+    name_of_type(std::any::type_name::<T>())
+}
+
+fn name_of_type(full: &'static str) -> &'static str {
+    let ty = full.trim_start_matches('&').trim_start_matches("mut ");
+    if ty == "()" {
+        return "unit";
+    }
+    if ty.starts_with('(') {
+        return "tuple";
+    }
+    if let Some(object) = ty.strip_prefix("dyn ") {
+        let first = object.split(" + ").next().unwrap_or(object);
+        return match name_of_type(first) {
+            "Any" => "panic",
+            name => name,
+        };
+    }
+    let (path, arguments) = ty.split_once('<').unwrap_or((ty, ""));
+    let name = path.rsplit("::").next().unwrap_or(path);
+    match (name, arguments.strip_suffix('>')) {
+        ("Box" | "Arc" | "Rc", Some(inner)) => name_of_type(inner),
+        _ => name,
+    }
 }
 
 /// Room for the snake_case form of any label value that is not cut: at most
@@ -315,6 +369,16 @@ mod tests {
         let _ = DbError(());
         assert_eq!(short_type_name::<DbError<u8>>(), "DbError");
         assert_eq!(short_type_name::<io::Error>(), "Error");
+        assert_eq!(short_type_name::<Box<DbError<u8>>>(), "DbError");
+        assert_eq!(short_type_name::<std::sync::Arc<io::Error>>(), "Error");
+        assert_eq!(short_type_name::<&'static DbError<u8>>(), "DbError");
+        assert_eq!(short_type_name::<()>(), "unit");
+        assert_eq!(short_type_name::<(u8, String)>(), "tuple");
+        assert_eq!(short_type_name::<Box<dyn std::any::Any + Send>>(), "panic");
+        assert_eq!(
+            short_type_name::<Box<dyn StdError + Send + Sync>>(),
+            "Error"
+        );
     }
 
     fn snake(name: &str) -> String {

@@ -35,8 +35,8 @@ impl MetricsCollector {
         agent_type: impl LabelValue,
         future: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let guard = self.start_request(agent_type);
-        let result = future.await;
+        let mut guard = self.start_request(agent_type);
+        let result = guard.polled(future).await;
         guard.finish(result)
     }
 
@@ -58,8 +58,8 @@ impl MetricsCollector {
         table: impl LabelValue,
         future: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let guard = self.start_database_operation(operation, table);
-        let result = future.await;
+        let mut guard = self.start_database_operation(operation, table);
+        let result = guard.polled(future).await;
         guard.finish(result)
     }
 

@@ -189,3 +189,29 @@ fn future_forms_count_a_dropped_future_as_cancelled() {
     let not_found = r#"insa_database_errors_total{error_type="not_found",operation="select"}"#;
     assert_eq!(sample(&text, not_found), Some(1.0));
 }
+
+/// Polls `future` once (it is pending), then panics with it alive, as a
+/// sibling future under `join!` on the same thread would.
+fn pending_while_a_sibling_panics<F: std::future::Future>(future: F) {
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        panic!("a sibling panics");
+    }));
+    assert!(unwound.is_err());
+}
+
+#[test]
+fn future_forms_dropped_while_a_sibling_panics_are_cancelled() {
+    let c = fresh_collector();
+    let pending = || std::future::pending::<Result<(), io::Error>>();
+    pending_while_a_sibling_panics(c.track_request_async("crm_agent", pending()));
+    pending_while_a_sibling_panics(c.track_database_operation_async("select", "users", pending()));
+    assert_eq!(requests(&c, "cancelled"), 1.0);
+    assert_eq!(requests(&c, "error"), 0.0);
+    assert_eq!(in_flight(&c), 0.0);
+    let text = c.encode_text();
+    let panics = r#"insa_database_errors_total{error_type="panic",operation="select"}"#;
+    assert_eq!(sample(&text, panics).unwrap_or(0.0), 0.0, "{text}");
+}

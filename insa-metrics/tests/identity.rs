@@ -198,3 +198,26 @@ fn macro_call_sites_whose_labels_run_together() {
     assert_eq!(sample(&text, &ops("selectu", "sers")), Some(1.0));
     assert_eq!(sample(&text, &ops("select", "users")), Some(2.0));
 }
+
+/// A histogram's sum passes 64 bits (two observations of 2^63 bytes; a
+/// sum of nanoseconds does after 584 years of summed time) and keeps
+/// growing: it never wraps back towards 0, which Prometheus would take for a
+/// counter reset.
+#[test]
+fn a_histogram_sum_past_64_bits_does_not_wrap() {
+    let c = fresh_collector();
+    c.observe_request_size("big", 1 << 63);
+    c.observe_request_size("big", 1 << 63);
+    c.observe_request_size("big", 1);
+    let text = c.encode_text();
+    let sum = sample(
+        &text,
+        "insa_agent_request_size_bytes_sum{agent_type=\"big\"}",
+    );
+    assert_eq!(sum, Some(18_446_744_073_709_551_617.0), "{text}");
+    let count = sample(
+        &text,
+        "insa_agent_request_size_bytes_count{agent_type=\"big\"}",
+    );
+    assert_eq!(count, Some(3.0));
+}

@@ -121,6 +121,58 @@ fn a_panic_in_a_task_is_an_error() {
     assert_eq!(in_flight("async_panic"), 0.0);
 }
 
+/// Pending once, then ready.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+#[track_request_metrics("async_sibling_panics")]
+async fn suspended_by_a_sibling() -> Result<u8, io::Error> {
+    yield_once().await;
+    Ok(1)
+}
+
+#[track_request_metrics("async_own_panic_on_a_thread")]
+async fn panics_after_a_yield() -> Result<u8, io::Error> {
+    yield_once().await;
+    panic!("the body's own bug");
+}
+
+/// Polls `future` once on this thread, then panics with it pending (as a
+/// sibling under `join!` would), or polls it to its end.
+fn poll_then(future: impl Future<Output = Result<u8, io::Error>>, sibling_panics: bool) {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(future.as_mut().poll(&mut cx).is_pending());
+    assert!(!sibling_panics, "a sibling panics");
+    let _ = future.as_mut().poll(&mut cx);
+}
+
+#[test]
+fn a_future_dropped_while_another_panics_is_cancelled() {
+    let unwound = std::panic::catch_unwind(|| poll_then(suspended_by_a_sibling(), true));
+    assert!(unwound.is_err());
+    assert_eq!(statuses("async_sibling_panics"), [0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(in_flight("async_sibling_panics"), 0.0);
+    // Its own panic, on a plain thread (no runtime catching it), is still one.
+    let unwound = std::panic::catch_unwind(|| poll_then(panics_after_a_yield(), false));
+    assert!(unwound.is_err());
+    assert_eq!(
+        statuses("async_own_panic_on_a_thread"),
+        [0.0, 1.0, 0.0, 0.0]
+    );
+}
+
 #[track_request_metrics("async_concurrent")]
 async fn hold(release: tokio::sync::oneshot::Receiver<()>) {
     release.await.ok();

@@ -121,3 +121,51 @@ fn boxed_future_aliases() {
     });
     assert_eq!(statuses("impl_result_boxed"), [1.0, 1.0, 0.0, 0.0]);
 }
+
+/// `impl Trait` inside a trait object: `dyn Iterator<Item = _>` in the
+/// expansion, the boxed iterator coerced as in the fn.
+#[track_request_metrics("impl_in_dyn")]
+fn boxed_iter(values: &[u32]) -> Box<dyn Iterator<Item = impl std::fmt::Display + '_> + '_> {
+    Box::new(values.iter())
+}
+
+#[track_request_metrics("impl_in_dyn_result")]
+fn boxed_iter_result(
+    fail: bool,
+    values: &[u32],
+) -> Result<Box<dyn Iterator<Item = impl std::fmt::Display + '_> + '_>, StoreError> {
+    read(fail)?;
+    Ok(Box::new(values.iter()))
+}
+
+/// A return type passed through `macro_rules!` as `$t:ty` arrives grouped:
+/// `!` is still the never type, `()` still a unit.
+macro_rules! instrumented {
+    ($name:ident -> $t:ty $body:block) => {
+        #[track_request_metrics("impl_grouped_return")]
+        fn $name() -> $t $body
+    };
+}
+instrumented!(never_returns -> ! { panic!("gives up") });
+instrumented!(returns_unit -> () {});
+
+#[test]
+fn impl_trait_in_trait_objects_and_grouped_types() {
+    let values = [1, 2];
+    assert_eq!(
+        boxed_iter(&values)
+            .map(|v| v.to_string())
+            .collect::<String>(),
+        "12"
+    );
+    assert_eq!(
+        boxed_iter_result(false, &values).map(Iterator::count).ok(),
+        Some(2)
+    );
+    assert!(boxed_iter_result(true, &values).is_err());
+    assert_eq!(statuses("impl_in_dyn"), [1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(statuses("impl_in_dyn_result"), [1.0, 1.0, 0.0, 0.0]);
+    returns_unit();
+    assert!(std::panic::catch_unwind(never_returns).is_err());
+    assert_eq!(statuses("impl_grouped_return"), [1.0, 1.0, 0.0, 0.0]);
+}

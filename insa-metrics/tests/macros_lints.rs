@@ -126,6 +126,28 @@ fn route(message: &str) -> usize {
     message.len()
 }
 
+/// Items first in the body (`clippy::items_after_statements` would fire if
+/// a statement of the expansion came before them).
+#[track_message_processing("lints_items_first_message")]
+fn items_first_message(x: u32) -> String {
+    use std::fmt::Write as _;
+    const K: u32 = 3;
+    let mut s = String::new();
+    let _ = write!(s, "{}", x + K);
+    s
+}
+
+/// The same in an async body that awaits, with a written return type.
+#[track_request_metrics("lints_items_first_async")]
+async fn items_first_async(x: u32) -> Result<String, std::fmt::Error> {
+    use std::fmt::Write as _;
+    const K: u32 = 3;
+    let mut s = String::new();
+    tokio::task::yield_now().await;
+    write!(s, "{}", x + K)?;
+    Ok(s)
+}
+
 /// A worker behind a trait object.
 #[async_trait::async_trait]
 trait Process {
@@ -148,9 +170,11 @@ fn more_lint_clean_shapes_run() {
     assert!(queue.last_mut().is_none());
     assert!(queue.drain().is_err());
     assert_eq!(route("hi"), 2);
+    assert_eq!(items_first_message(1), "4");
     assert!(std::panic::catch_unwind(|| give_up("done")).is_err());
     macro_support::runtime().block_on(async {
         assert_eq!(later(3).await, 3);
+        assert_eq!(items_first_async(2).await, Ok(String::from("5")));
         assert_eq!(queue.process(1).await.unwrap(), 1);
     });
     assert!((macro_support::requests("lints_never", "error") - 1.0).abs() < f64::EPSILON);

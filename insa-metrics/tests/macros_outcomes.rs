@@ -105,6 +105,57 @@ fn user_errors_opt_in_to_timeout() {
     assert_eq!(statuses("outcome_classified"), [1.0, 1.0, 1.0, 0.0]);
 }
 
+#[track_request_metrics("outcome_classified_boxed")]
+fn classified_boxed(error: WorkerError) -> Result<(), Box<WorkerError>> {
+    Err(Box::new(error))
+}
+
+#[track_request_metrics("outcome_classified_shared")]
+fn classified_shared(error: WorkerError) -> Result<(), std::sync::Arc<WorkerError>> {
+    Err(std::sync::Arc::new(error))
+}
+
+/// An error without `ClassifyError`, boxed.
+#[derive(Debug)]
+struct DbError;
+
+#[insa_metrics::track_database_operation("select", "outcome_wrapped_errors")]
+fn boxed_db_error() -> Result<(), Box<DbError>> {
+    Err(Box::new(DbError))
+}
+
+#[insa_metrics::track_database_operation("select", "outcome_wrapped_errors")]
+fn unit_error() -> Result<(), ()> {
+    Err(())
+}
+
+#[insa_metrics::track_database_operation("select", "outcome_wrapped_errors")]
+fn joined_thread() -> std::thread::Result<()> {
+    std::thread::spawn(|| std::panic::resume_unwind(Box::new("a worker bug"))).join()
+}
+
+#[test]
+fn wrapped_errors_classify_as_the_error_they_hold() {
+    classified_boxed(WorkerError::Deadline).unwrap_err();
+    classified_boxed(WorkerError::Invalid).unwrap_err();
+    classified_shared(WorkerError::Deadline).unwrap_err();
+    assert_eq!(statuses("outcome_classified_boxed"), [0.0, 1.0, 1.0, 0.0]);
+    assert_eq!(statuses("outcome_classified_shared"), [0.0, 0.0, 1.0, 0.0]);
+    boxed_db_error().unwrap_err();
+    unit_error().unwrap_err();
+    joined_thread().unwrap_err();
+    let errors = |error_type: &str| {
+        macro_support::sample(&format!(
+            r#"insa_database_errors_total{{error_type="{error_type}",operation="select"}}"#
+        ))
+    };
+    assert_eq!(errors("db_error"), 1.0);
+    assert_eq!(errors("unit"), 1.0);
+    assert_eq!(errors("panic"), 1.0);
+    let empty = r#"insa_metrics_invalid_label_values_total{family="insa_database_errors_total",reason="empty"}"#;
+    assert_eq!(macro_support::sample(empty), 0.0);
+}
+
 /// A crate's own alias.
 mod worker {
     pub(crate) type Result<T> = std::result::Result<T, super::WorkerError>;

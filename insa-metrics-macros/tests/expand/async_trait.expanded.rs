@@ -14,26 +14,31 @@ impl Worker for CrmAgent {
         Self: 'async_trait,
     {
         Box::pin(async move {
-            let __insa_guard = {
+            let mut __insa_guard = {
                 static __INSA_SITE: ::insa_metrics::__private::RequestSite = ::insa_metrics::__private::RequestSite::new(
                     &"crm_agent",
                 );
                 ::insa_metrics::__private::RequestSite::start(&__INSA_SITE)
             };
-            let __insa_result = async move {
-                ::insa_metrics::__private::returns!(Result < Reply, WorkerError >);
-                if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
-                    Result<Reply, WorkerError>,
-                > {
-                    #[allow(unreachable_code)] return __ret;
-                }
-                let __self = self;
-                let task = task;
-                let __ret: Result<Reply, WorkerError> = {
-                    __self.crm.update(task).await
-                };
-                #[allow(unreachable_code)] __ret
-            }
+            let __insa_result = ::insa_metrics::__private::Call::polled(
+                    &mut __insa_guard,
+                    async move {
+                        ::insa_metrics::__private::returns!(
+                            Result < Reply, WorkerError >
+                        );
+                        if let ::core::option::Option::Some(__ret) = ::core::option::Option::None::<
+                            Result<Reply, WorkerError>,
+                        > {
+                            #[allow(unreachable_code)] return __ret;
+                        }
+                        let __self = self;
+                        let task = task;
+                        let __ret: Result<Reply, WorkerError> = {
+                            __self.crm.update(task).await
+                        };
+                        #[allow(unreachable_code)] __ret
+                    },
+                )
                 .await;
             __insa_guard.end(::insa_metrics::__private::outcome!(& __insa_result));
             __insa_result

@@ -101,7 +101,7 @@ fn write_histogram<W: fmt::Write>(
     };
     let mut cells = [0; MAX_CELLS];
     let cells = series.read_all(&mut cells);
-    let (counts, sum) = cells.split_at(buckets.observation_cells());
+    let counts = &cells[..buckets.observation_cells()];
     let mut cumulative = 0u64;
     for (i, count) in counts.iter().enumerate() {
         cumulative = cumulative.wrapping_add(*count);
@@ -116,7 +116,7 @@ fn write_histogram<W: fmt::Write>(
             exemplar,
         )?;
     }
-    let sum = buckets.to_base(sum.first().copied().unwrap_or(0));
+    let sum = buckets.to_base(series.read_sum(buckets.sum_cell()));
     lines.sample(name, "_sum", None, |out| write_float(out, sum), None)?;
     lines.sample(
         name,

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
-use super::series::Series;
+use super::series::{Series, wide};
 use crate::clock::Clock;
 
 /// Cells of one stripe of a block: room for a request site's series (its
@@ -30,6 +30,19 @@ impl BlockStripe {
     #[inline(always)]
     pub(crate) fn add(&self, cell: usize, n: u64) {
         self.0[cell % BLOCK_CELLS].fetch_add(n, Relaxed);
+    }
+
+    /// Adds `n` to the sum whose low word is cell `cell` (its wraps the
+    /// next), as [`add_to_sum`] does.
+    #[inline(always)]
+    pub(crate) fn add_to_sum(&self, cell: usize, n: u64) {
+        if self.0[cell % BLOCK_CELLS]
+            .fetch_add(n, Relaxed)
+            .checked_add(n)
+            .is_none()
+        {
+            self.add(cell + 1, 1);
+        }
     }
 
     /// Cell `cell`'s value.
@@ -136,6 +149,26 @@ impl Striped {
         });
         match &self.ticks {
             Some((cell, clock)) if *cell == i => clock.nanos_of(total),
+            _ => total,
+        }
+    }
+
+    /// The sum whose low word is cell `i` (its wraps the next) over the
+    /// stripes, exact to 128 bits, in the series' unit.
+    pub(crate) fn sum_wide(&self, i: usize) -> u128 {
+        let cell = self.offset + i;
+        let total: u128 = self
+            .block
+            .iter()
+            .map(|stripe| {
+                wide(
+                    &stripe.0[cell % BLOCK_CELLS],
+                    &stripe.0[(cell + 1) % BLOCK_CELLS],
+                )
+            })
+            .sum();
+        match &self.ticks {
+            Some((ticks_cell, clock)) if *ticks_cell == i => clock.nanos_of_wide(total),
             _ => total,
         }
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::buckets::Buckets;
-use super::series::Series;
+use super::series::{Series, add_to_sum};
 
 /// One series, as a handle records into it.
 #[derive(Debug, Clone)]
@@ -60,7 +60,9 @@ impl HistogramHandle {
     #[inline]
     pub(crate) fn observe_in_bucket(&self, bucket: usize, value: u64) {
         self.cells.add(bucket, 1);
-        self.cells.add(self.buckets.sum_cell(), value);
+        let sum = self.buckets.sum_cell();
+        let series = self.cells.series();
+        add_to_sum(series.cell(sum), series.cell(sum + 1), value);
     }
 
     /// The family's buckets.
@@ -81,5 +83,6 @@ impl HistogramHandle {
 /// Observes `value` into a series' compact cells (a lookup's record).
 pub(crate) fn observe(series: &Series, buckets: &Buckets, value: u64) {
     series.cell(buckets.index(value)).fetch_add(1, Relaxed);
-    series.cell(buckets.sum_cell()).fetch_add(value, Relaxed);
+    let sum = buckets.sum_cell();
+    add_to_sum(series.cell(sum), series.cell(sum + 1), value);
 }

@@ -140,7 +140,7 @@ fn set_value(metric: &mut Metric, family: &Family, series: &super::Series) -> u6
             cumulative += cells[buckets.observation_cells() - 1];
             histogram.set_bucket(proto_buckets);
             histogram.set_sample_count(cumulative);
-            histogram.set_sample_sum(buckets.to_base(cells[buckets.sum_cell()]));
+            histogram.set_sample_sum(buckets.to_base(series.read_sum(buckets.sum_cell())));
             metric.set_histogram(histogram);
             cumulative
         }

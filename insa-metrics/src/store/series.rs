@@ -7,8 +7,8 @@ use super::block::{Block, Striped};
 use super::exemplar::Exemplars;
 use crate::clock::Clock;
 
-/// Cells of a series at most: a histogram's buckets, `+Inf` and sum.
-pub(crate) const MAX_CELLS: usize = 16;
+/// Cells of a series at most: a histogram's buckets, `+Inf` and sum (two).
+pub(crate) const MAX_CELLS: usize = 17;
 
 /// One series of a family: found by its key, recorded into its compact cells
 /// (by lookups and handles) and into its call site's block (by the call
@@ -26,6 +26,28 @@ pub(crate) struct Series {
     /// The key holds nothing the exposition escapes (nor an escaped byte):
     /// its values are written as they are.
     plain: bool,
+}
+
+/// A sum kept in two cells, its low 64 bits and their wraps, as one number.
+pub(crate) fn wide(low: &AtomicU64, wraps: &AtomicU64) -> u128 {
+    // A read racing the very add that wraps `low` (once per 2^64 units) can
+    // miss that wrap; any other read is exact.
+    let wraps = wraps.load(Relaxed);
+    (u128::from(wraps) << 64) + u128::from(low.load(Relaxed))
+}
+
+/// Adds `n` to a sum kept in two cells: `low` and the count of its wraps.
+#[inline(always)]
+pub(crate) fn add_to_sum(low: &AtomicU64, wraps: &AtomicU64, n: u64) {
+    if low.fetch_add(n, Relaxed).checked_add(n).is_none() {
+        wrapped(wraps);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wrapped(wraps: &AtomicU64) {
+    wraps.fetch_add(1, Relaxed);
 }
 
 /// The compact cells of a series: inline for one cell.
@@ -126,6 +148,17 @@ impl Series {
         let compact = self.cell(i).load(Relaxed);
         match self.striped.get() {
             Some(striped) => compact.wrapping_add(striped.sum(i)),
+            None => compact,
+        }
+    }
+
+    /// The sum of a histogram whose sum's low word is cell `i` (its wraps
+    /// the next): over the compact cells and the block's stripes, exact to
+    /// 128 bits, in the series' unit.
+    pub(crate) fn read_sum(&self, i: usize) -> u128 {
+        let compact = wide(self.cell(i), self.cell(i + 1));
+        match self.striped.get() {
+            Some(striped) => compact + striped.sum_wide(i),
             None => compact,
         }
     }
@@ -234,6 +267,23 @@ mod tests {
         let mut out = [0; MAX_CELLS];
         assert_eq!(series.read_all(&mut out), [0, 5, 7]);
         assert_eq!(series.read(1), 5);
+    }
+
+    #[test]
+    fn a_sum_past_64_bits_carries_in_the_compact_cells_and_the_stripes() {
+        // Cells 0 and 1: a sum's low word and its wraps.
+        let series = Series::new("k", 2);
+        for _ in 0..3 {
+            add_to_sum(series.cell(0), series.cell(1), 1 << 63);
+        }
+        assert_eq!(series.read_sum(0), 3 << 63);
+        let block = new_block();
+        assert!(series.place(&block, 4, None));
+        for _ in 0..3 {
+            my_stripe(&block).add_to_sum(4, u64::MAX);
+            block[block.len() - 1].add_to_sum(4, u64::MAX);
+        }
+        assert_eq!(series.read_sum(0), (3 << 63) + 6 * u128::from(u64::MAX));
     }
 
     #[test]

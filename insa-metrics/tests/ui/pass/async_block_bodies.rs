@@ -28,9 +28,15 @@ fn handle(x: u32) -> impl Future<Output = u32> {
     async move { x + 4 }
 }
 
+#[track_request_metrics("async_block_awaiting_one_expression")]
+async fn awaits(x: u32) -> u32 {
+    next(x).await
+}
+
 fn main() {
     let _ = later(1);
     let _ = boxed(1);
     let _ = next(1);
     let _ = handle(1);
+    let _ = awaits(1);
 }

@@ -51,6 +51,31 @@ fn empty_and_huge_values_are_replaced_and_counted() {
     assert_eq!(sample(&text, long), Some(2.0));
 }
 
+/// A label set recorded by name as the overflow series' own is counted as
+/// an overflow: the cap still holds, and the overflow series holds exactly
+/// what `insa_metrics_label_overflow_total` counts.
+#[test]
+fn the_overflow_label_set_recorded_by_name_is_an_overflow() {
+    let c = MetricsCollector::builder()
+        .process_metrics(false)
+        .cardinality_limit(2)
+        .build()
+        .unwrap();
+    for value in ["__overflow__", "a", "b", "c", "__overflow__"] {
+        c.record_cache_hit(value);
+    }
+    let text = c.encode_text();
+    let series = text
+        .lines()
+        .filter(|line| line.starts_with("insa_cache_hits_total{"))
+        .count();
+    assert_eq!(series, 3, "a, b and the overflow series\n{text}");
+    let overflow = r#"insa_cache_hits_total{cache_type="__overflow__"}"#;
+    assert_eq!(sample(&text, overflow), Some(3.0));
+    let counted = r#"insa_metrics_label_overflow_total{family="insa_cache_hits_total"}"#;
+    assert_eq!(sample(&text, counted), Some(3.0));
+}
+
 /// Idle expiry on the real clock: a burst of junk, a wait past the timeout
 /// with no scrape, then one scrape drops the junk and frees the cap.
 #[test]

@@ -185,6 +185,12 @@ impl Family {
         admission: Admission,
         f: impl FnOnce(&Arc<Series>) -> R,
     ) -> R {
+        if is_overflow_key(values) {
+            // The overflow series' own label set, recorded by name: counted
+            // as an overflow, so it neither takes a place under the cap nor
+            // mixes uncounted records into the overflow series.
+            return self.overflowed(f);
+        }
         let key = self.key(values);
         {
             let index = self.read();
@@ -386,6 +392,12 @@ impl Family {
     fn write(&self) -> RwLockWriteGuard<'_, BTreeSet<Entry>> {
         self.index.write().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether `values` are the overflow series' label set: every one
+/// [`OVERFLOW_LABEL_VALUE`] (a family without labels has no overflow).
+fn is_overflow_key(values: &[&str]) -> bool {
+    !values.is_empty() && values.iter().all(|value| *value == OVERFLOW_LABEL_VALUE)
 }
 
 #[cfg(test)]

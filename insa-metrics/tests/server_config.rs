@@ -113,6 +113,7 @@ fn zero_limits_are_errors() {
     config_error(MetricsServer::builder().keep_alive_timeout(Duration::ZERO));
     config_error(MetricsServer::builder().connection_deadline(Duration::ZERO));
     config_error(MetricsServer::builder().scrape_wait(Duration::ZERO));
+    config_error(MetricsServer::builder().shutdown_timeout(Duration::ZERO));
     config_error(MetricsServer::builder().max_header_bytes(10));
 }
 

@@ -200,6 +200,7 @@ impl MetricsServerBuilder {
 
     /// How long shutdown waits for responses in flight before it closes every
     /// connection, whatever they wait for (a stuck collector included).
+    /// Zero is refused by [`build`](Self::build).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.limits.shutdown_timeout = timeout;
         self

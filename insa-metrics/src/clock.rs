@@ -97,12 +97,16 @@ impl Clock {
         ticks
     }
 
-    /// How many raw ticks `duration` lasts (at least 1).
+    /// How many raw ticks `duration` lasts (at least 1, at most `u64::MAX`
+    /// for a duration longer than the counter can count).
     pub(crate) fn ticks_for(&self, duration: Duration) -> u64 {
         // The scale is linear: read it off a long span of ticks.
         const SPAN: u64 = 1 << 40;
         let nanos_per_span = self.0.delta_as_nanos(0, SPAN).max(1);
-        let ticks = u128::from(SPAN) * duration.as_nanos() / u128::from(nanos_per_span);
+        // Saturates: a duration too long to count in ticks is "never".
+        let ticks = u128::from(SPAN)
+            .checked_mul(duration.as_nanos())
+            .map_or(u128::MAX, |scaled| scaled / u128::from(nanos_per_span));
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
 
@@ -155,6 +159,19 @@ mod tests {
         let ticks = clock.ticks_for(Duration::from_millis(250));
         let nanos = clock.nanos_between(1_000, 1_000 + ticks);
         assert!((249_000_000..=251_000_000).contains(&nanos), "{nanos}");
+    }
+
+    #[test]
+    fn a_duration_too_long_to_count_saturates() {
+        let clock = Clock::new();
+        for duration in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            Duration::from_secs(u64::MAX / 1_000),
+        ] {
+            assert_eq!(clock.ticks_for(duration), u64::MAX, "{duration:?}");
+        }
+        assert!(clock.ticks_for(Duration::from_secs(3600)) < u64::MAX);
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn reference_parser(text: &str) -> Vec<(String, String, usize, usize)> {
 fn traced_collector() -> MetricsCollector {
     let c = MetricsCollector::builder()
         .process_metrics(true)
-        .exemplar_interval(std::time::Duration::ZERO)
+        .exemplar_interval(std::time::Duration::from_nanos(1))
         .build()
         .unwrap();
     touch_every_family(&c);

@@ -86,6 +86,17 @@ fn rejects_basic_auth_users_with_different_bcrypt_costs() {
 }
 
 #[test]
+fn a_basic_auth_user_given_twice_is_an_error() {
+    // The last hash would silently win, and the first password fail.
+    let error = config_error(
+        MetricsServer::builder()
+            .basic_auth_user("prometheus", bcrypt::hash("a", 4).unwrap())
+            .basic_auth_user("prometheus", bcrypt::hash("b", 4).unwrap()),
+    );
+    assert!(error.to_string().contains("\"prometheus\""), "{error}");
+}
+
+#[test]
 fn a_bcrypt_cost_outside_4_to_14_is_an_error_at_once() {
     // Hashes of "s3cret" as htpasswd writes them; only their cost differs
     // (16 takes seconds per verification, 31 days).
@@ -113,6 +124,7 @@ fn zero_limits_are_errors() {
     config_error(MetricsServer::builder().keep_alive_timeout(Duration::ZERO));
     config_error(MetricsServer::builder().connection_deadline(Duration::ZERO));
     config_error(MetricsServer::builder().scrape_wait(Duration::ZERO));
+    config_error(MetricsServer::builder().shutdown_timeout(Duration::ZERO));
     config_error(MetricsServer::builder().max_header_bytes(10));
 }
 

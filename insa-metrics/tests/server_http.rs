@@ -342,7 +342,7 @@ async fn callers_collector() -> anyhow::Result<()> {
         MetricsCollector::builder()
             .registry(insa_metrics::prometheus::Registry::new())
             .process_metrics(false)
-            .exemplar_interval(std::time::Duration::ZERO)
+            .exemplar_interval(std::time::Duration::from_nanos(1))
             .build()?,
     );
     let trace = insa_metrics::TraceContext::new([0x11; 16], [0x22; 8]).expect("a valid context");

@@ -191,6 +191,15 @@ fn invalid_push_targets_are_config_errors() {
     }
     let error = push_metrics("http://127.0.0.1:1", "job", &[("bad-label", "x")]).unwrap_err();
     assert!(matches!(error, Error::Config { .. }), "{error:?}");
+    // The same grouping label twice: the group's key would be the last one's.
+    let error = push_metrics("http://127.0.0.1:1", "job", &[("i", "1"), ("i", "2")]).unwrap_err();
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
+    // No push can succeed in no time.
+    let error = Pusher::new("http://127.0.0.1:1", "job")
+        .timeout(Duration::ZERO)
+        .push()
+        .unwrap_err();
+    assert!(matches!(error, Error::Config { .. }), "{error:?}");
 }
 
 #[test]

@@ -95,7 +95,10 @@ impl CollectorBuilder {
     }
 
     /// The least time between two exemplars of one histogram bucket (or of
-    /// one `insa_agent_requests_total` series): default 1 s.
+    /// one `insa_agent_requests_total` series): default 1 s. It bounds the
+    /// cost of exemplars (at most one update per bucket per interval), so
+    /// zero is refused by `build()`; a huge interval (up to
+    /// [`Duration::MAX`]) means practically never after a slot's first one.
     pub fn exemplar_interval(mut self, interval: Duration) -> Self {
         self.exemplar_interval = interval;
         self
@@ -112,8 +115,8 @@ impl CollectorBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::CollectorConfig`] for a cardinality limit or idle timeout of
-    /// zero; [`Error::AlreadyRegistered`], naming the family, when the
+    /// [`Error::CollectorConfig`] for a cardinality limit, idle timeout or
+    /// exemplar interval of zero; [`Error::AlreadyRegistered`], naming the family, when the
     /// registry already holds a family of the same name (nothing stays
     /// registered then).
     pub fn build(self) -> Result<MetricsCollector, Error> {
@@ -125,6 +128,11 @@ impl CollectorBuilder {
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(Error::CollectorConfig(
                 "an idle timeout of zero would drop series between two scrapes: use None to keep them",
+            ));
+        }
+        if self.exemplar_interval.is_zero() {
+            return Err(Error::CollectorConfig(
+                "the exemplar interval must be more than 0: it bounds the exemplar updates of a bucket",
             ));
         }
         let settings = Settings {

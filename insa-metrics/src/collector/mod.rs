@@ -404,5 +404,30 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(error, Error::CollectorConfig(_)), "{error}");
+        let error = MetricsCollector::builder()
+            .exemplar_interval(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, Error::CollectorConfig(_)), "{error}");
+        assert!(error.to_string().contains("exemplar interval"), "{error}");
+    }
+
+    #[test]
+    fn a_huge_exemplar_interval_means_one_exemplar_per_slot() {
+        for interval in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+            let collector = MetricsCollector::builder()
+                .process_metrics(false)
+                .exemplar_interval(interval)
+                .build()
+                .unwrap();
+            for byte in [0x11, 0x22] {
+                let trace = crate::TraceContext::new([byte; 16], [byte; 8]).unwrap();
+                let _scope = trace.enter();
+                collector.start_request("sizing_agent").succeed();
+            }
+            let text = collector.encode_openmetrics();
+            assert!(text.contains(&"11".repeat(16)), "{interval:?}: {text}");
+            assert!(!text.contains(&"22".repeat(16)), "{interval:?}: {text}");
+        }
     }
 }

@@ -61,7 +61,8 @@ pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// or reached, does not answer within the timeout or answers with an error
 /// status (the error quotes the start of its answer; at most 4 KiB of it is
 /// read); [`Error::Config`] for an invalid URL (a port that is not a number
-/// from 1 to 65535 included), job or label name; [`Error::Tls`] for an
+/// from 1 to 65535 included), job or label name, a grouping label name given
+/// twice or a zero timeout, before anything is sent; [`Error::Tls`] for an
 /// unusable CA file; [`Error::Encoding`] for a registry holding a family no
 /// exposition format can carry (nothing is sent: a `PUT` of nothing would
 /// wipe the group).
@@ -131,13 +132,15 @@ impl Pusher {
         }
     }
 
-    /// Adds a grouping label (`instance`, …) to the group's key.
+    /// Adds a grouping label (`instance`, …) to the group's key. Each name
+    /// may be given once: a second one is an [`Error::Config`] at the push.
     pub fn grouping(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.grouping.push((name.into(), value.into()));
         self
     }
 
-    /// The time the whole push may take (default [`DEFAULT_PUSH_TIMEOUT`]).
+    /// The time the whole push may take (default [`DEFAULT_PUSH_TIMEOUT`]);
+    /// zero, which no push can meet, is an [`Error::Config`] at the push.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -220,6 +223,9 @@ impl Pusher {
     }
 
     async fn push_with(&self, lookup: resolve::Lookup) -> Result<(), Error> {
+        if self.timeout.is_zero() {
+            return Err(Error::config("the push timeout must be more than 0"));
+        }
         let target = Target::parse(&self.url)?;
         let path = format!(
             "{}{}",
@@ -359,6 +365,22 @@ mod tests {
     fn never_answers(_host: &str, _port: u16) -> std::io::Result<Vec<SocketAddr>> {
         std::thread::sleep(Duration::from_secs(60));
         Err(std::io::Error::other("gave up"))
+    }
+
+    #[test]
+    fn a_zero_timeout_is_a_config_error_before_any_lookup() {
+        let pusher = Pusher::new("http://pushgateway.internal:9091", "nightly")
+            .registry(Registry::new())
+            .timeout(Duration::ZERO);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let error = runtime
+            .block_on(pusher.push_with(|_, _| panic!("looked up")))
+            .unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error:?}");
+        assert!(error.to_string().contains("timeout"), "{error}");
     }
 
     #[test]

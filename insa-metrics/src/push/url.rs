@@ -90,16 +90,23 @@ fn port(authority: &Authority, https: bool, url: &str) -> Result<u16, Error> {
 
 /// `/metrics/job/<job>/<name>/<value>…`, with base64 for values that hold a
 /// `/` or are empty, as the Pushgateway's URL scheme requires.
+/// A label name given twice is an error: the gateway would key the group
+/// by one of the two values, not the one meant.
 pub(super) fn grouping_path(job: &str, grouping: &[(String, String)]) -> Result<String, Error> {
     if job.is_empty() {
         return Err(Error::config("the push job name is empty"));
     }
     let mut path = String::from("/metrics");
     push_segment(&mut path, "job", job);
-    for (name, value) in grouping {
+    for (i, (name, value)) in grouping.iter().enumerate() {
         if !is_label_name(name) || name == "job" {
             return Err(Error::config(format!(
                 "invalid grouping label name {name:?}"
+            )));
+        }
+        if grouping[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(Error::config(format!(
+                "the grouping label name {name:?} is given twice"
             )));
         }
         push_segment(&mut path, name, value);
@@ -167,6 +174,11 @@ mod tests {
         assert!(grouping_path("", &[]).is_err());
         assert!(grouping_path("j", &labels(&[("bad-name", "x")])).is_err());
         assert!(grouping_path("j", &labels(&[("__name__", "x")])).is_err());
+        // One name twice would leave the group's key to whichever came last.
+        let error =
+            grouping_path("j", &labels(&[("i", "1"), ("host", "a"), ("i", "2")])).unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error:?}");
+        assert!(error.to_string().contains("\"i\""), "{error}");
     }
 
     #[test]

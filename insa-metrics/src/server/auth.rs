@@ -75,6 +75,11 @@ impl BasicAuth {
                 }
                 Some(_) => {}
             }
+            if map.contains_key(&user) {
+                return Err(Error::config(format!(
+                    "basic auth user {user:?} is given twice: only one of its hashes would work"
+                )));
+            }
             map.insert(user, hash);
         }
         let Some((cost, _)) = cost else {
@@ -289,7 +294,20 @@ mod tests {
             BasicAuth::new(vec![("a".into(), hash.clone()), ("b".into(), dearer)]).unwrap_err();
         assert!(error.to_string().contains("same bcrypt cost"), "{error}");
         let same = bcrypt::hash("y", 4).unwrap();
-        assert!(BasicAuth::new(vec![("a".into(), hash), ("b".into(), same)]).is_ok());
+        assert!(
+            BasicAuth::new(vec![("a".into(), hash.clone()), ("b".into(), same.clone())]).is_ok()
+        );
+        // One name twice: one of the two passwords would silently not work.
+        let error = BasicAuth::new(vec![
+            ("a".into(), hash.clone()),
+            ("b".into(), same.clone()),
+            ("a".into(), same),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("\"a\""), "{error}");
+        assert!(error.to_string().contains("twice"), "{error}");
+        // Names are compared as sent: case matters.
+        assert!(BasicAuth::new(vec![("a".into(), hash.clone()), ("A".into(), hash)]).is_ok());
     }
 
     #[test]

@@ -200,6 +200,7 @@ impl MetricsServerBuilder {
 
     /// How long shutdown waits for responses in flight before it closes every
     /// connection, whatever they wait for (a stuck collector included).
+    /// Zero is refused by [`build`](Self::build).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.limits.shutdown_timeout = timeout;
         self
@@ -215,7 +216,7 @@ impl MetricsServerBuilder {
 
     /// Requires HTTP basic auth: `user` with a password matching the bcrypt
     /// `hash` (`$2b$…`, as `htpasswd -nbB` or `bcrypt::hash` make it). Call it
-    /// once per user; every hash must have the same bcrypt cost, so that an
+    /// once per user (a name given twice is an error); every hash must have the same bcrypt cost, so that an
     /// unknown user (checked against a dummy hash of that cost) takes as long
     /// as a wrong password.
     ///
@@ -261,7 +262,7 @@ impl MetricsServerBuilder {
     ///
     /// [`Error::Config`] for an invalid path (not starting with `/`, or with
     /// `?`, `#`, whitespace or a bad `%` escape), limit (a zero timeout or
-    /// count), user name, hash, bcrypt cost (outside 4..=14, or different
+    /// count), user name (empty, holding `:`, or given twice), hash, bcrypt cost (outside 4..=14, or different
     /// costs) or [`BIND_ADDRESS_ENV`] value; [`Error::Tls`] for unreadable or
     /// invalid certificate, key or CA files; [`Error::Bind`] (naming the
     /// address) when the address is in use or not available.

@@ -70,6 +70,8 @@ impl Limits {
             ("header_read_timeout", self.header_read_timeout),
             ("keep_alive_timeout", self.keep_alive_timeout),
             ("connection_deadline", self.connection_deadline),
+            // Zero would close every connection at once, answered or not.
+            ("shutdown_timeout", self.shutdown_timeout),
             ("scrape_wait", self.scrape_wait),
         ] {
             if value.is_zero() {
@@ -153,6 +155,12 @@ mod tests {
             ..Limits::default()
         };
         assert!(zero_deadline.checked().is_err());
+        let zero_shutdown = Limits {
+            shutdown_timeout: Duration::ZERO,
+            ..Limits::default()
+        };
+        let error = zero_shutdown.checked().unwrap_err();
+        assert!(error.to_string().contains("shutdown_timeout"), "{error}");
         let no_connection = Limits {
             max_connections: 0,
             ..Limits::default()

@@ -245,7 +245,10 @@ fn retry_later(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
     response
 }
 
-/// Whether `Accept-Encoding` lists `gzip` with a non-zero quality.
+/// Whether `Accept-Encoding` lists `gzip` with a non-zero quality. As for
+/// `Accept` (see [`negotiate`](crate::negotiate)): parameter names are
+/// case-insensitive, whitespace may surround `;` and `=`, and a quality that
+/// does not parse or lies outside 0 to 1 makes that listing unacceptable.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT_ENCODING)
@@ -255,15 +258,28 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         .any(|item| {
             let mut parts = item.split(';');
             let coding = parts.next().unwrap_or("").trim();
-            coding.eq_ignore_ascii_case("gzip")
-                && !parts.any(|param| {
-                    let param = param.trim();
-                    param
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                        .is_some_and(|q| q <= 0.0)
-                })
+            coding.eq_ignore_ascii_case("gzip") && coding_quality(parts).is_some_and(|q| q > 0.0)
         })
+}
+
+/// The quality among a coding's parameters: 1 without one, `None` for one
+/// that is not a number within 0 to 1.
+fn coding_quality<'a>(parameters: impl Iterator<Item = &'a str>) -> Option<f32> {
+    let mut quality = 1.0;
+    for parameter in parameters {
+        let Some((name, value)) = parameter.split_once('=') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("q") {
+            quality = value
+                .trim()
+                .trim_matches('"')
+                .parse::<f32>()
+                .ok()
+                .filter(|q| (0.0..=1.0).contains(q))?;
+        }
+    }
+    Some(quality)
 }
 
 fn gzip_bytes(data: &[u8]) -> Bytes {
@@ -292,5 +308,24 @@ mod tests {
         assert!(!accepts_gzip(&with("gzip; q=0.000")));
         assert!(!accepts_gzip(&with("br, deflate")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    /// Parameter names are case-insensitive and may have whitespace around
+    /// `;` and `=` (RFC 9110 §5.6.6); a quality that is not one makes the
+    /// coding unacceptable, as an `Accept` range's does.
+    #[test]
+    fn gzip_quality_is_read_as_rfc_9110_writes_it() {
+        assert!(!accepts_gzip(&with("gzip;Q=0")));
+        assert!(!accepts_gzip(&with("gzip ; q = 0")));
+        assert!(!accepts_gzip(&with("gzip;\tQ =0.0")));
+        assert!(accepts_gzip(&with("gzip ; Q = 0.5")));
+        assert!(accepts_gzip(&with("gzip;q=1.000")));
+        assert!(accepts_gzip(&with("gzip;level=9")));
+        for bad in ["NaN", "2", "-1", "inf", "", "high"] {
+            let value = format!("gzip;q={bad}");
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_str(&value).unwrap());
+            assert!(!accepts_gzip(&headers), "{value}");
+        }
     }
 }

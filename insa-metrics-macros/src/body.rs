@@ -94,6 +94,22 @@ impl<'a> Body<'a> {
     }
 }
 
+/// Whether a body ends in `panic!`, `todo!`, `unimplemented!` or
+/// `unreachable!` (a stub): it never returns a value, so there is no outcome
+/// to read; the guard records the panic as it unwinds.
+pub(crate) fn ends_in_panic(block: &Block) -> bool {
+    let mac = match block.stmts.last() {
+        Some(Stmt::Macro(stmt)) => &stmt.mac,
+        Some(Stmt::Expr(syn::Expr::Macro(expr), _)) => &expr.mac,
+        _ => return false,
+    };
+    mac.path.segments.last().is_some_and(|last| {
+        ["panic", "todo", "unimplemented", "unreachable"]
+            .iter()
+            .any(|name| last.ident == name)
+    })
+}
+
 /// Whether a body declares items (`use`, `const`, `fn`, …). Such a body is
 /// nested whole after the statements the expansion puts first, so that its
 /// items do not follow them (`clippy::items_after_statements`); any other is

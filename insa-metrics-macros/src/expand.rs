@@ -10,7 +10,7 @@ use syn::spanned::Spanned;
 use syn::token::Move;
 use syn::{Block, Item, ReturnType, Signature, Type};
 
-use crate::body::{Body, has_items};
+use crate::body::{Body, ends_in_panic, has_items};
 use crate::impl_block;
 use crate::item::{self, Place, Target};
 use crate::kind::Kind;
@@ -190,6 +190,14 @@ fn instrumented(
             Body::Sync(_) => quote_spanned!(span=> #guard),
         };
         match output {
+            // A stub behind `impl Trait` (`-> impl Display { todo!() }`): its
+            // value's type is left to the fallback of `!`, as in the fn.
+            Output::Inferred if ends_in_panic(body.block()) => syn::parse_quote_spanned! {span=>
+                {
+                    let #binding = #site;
+                    #run
+                }
+            },
             Output::Never => syn::parse_quote_spanned! {span=>
                 {
                     let #binding = #site;

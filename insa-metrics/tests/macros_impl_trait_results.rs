@@ -169,3 +169,41 @@ fn impl_trait_in_trait_objects_and_grouped_types() {
     assert!(std::panic::catch_unwind(never_returns).is_err());
     assert_eq!(statuses("impl_grouped_return"), [1.0, 1.0, 0.0, 0.0]);
 }
+
+/// Stubs behind `impl Trait`: the value's type is `!`'s fallback, as in the
+/// fn; the call counts as the panic it is.
+#[track_request_metrics("impl_stub")]
+fn stub() -> impl std::fmt::Display {
+    todo!()
+}
+
+#[track_request_metrics("impl_stub_async")]
+async fn stub_async() -> impl std::fmt::Display {
+    tokio::task::yield_now().await;
+    unimplemented!("later")
+}
+
+#[test]
+fn stubs_behind_impl_trait_count_as_panics() {
+    assert!(std::panic::catch_unwind(|| stub().to_string()).is_err());
+    assert_eq!(statuses("impl_stub"), [0.0, 1.0, 0.0, 0.0]);
+    let rt = runtime();
+    let task = rt.spawn(async { stub_async().await.to_string() });
+    assert!(rt.block_on(task).unwrap_err().is_panic());
+    assert_eq!(statuses("impl_stub_async"), [0.0, 1.0, 0.0, 0.0]);
+}
+
+/// A closure returned as `impl Fn`: its parameter types written, as the
+/// README says (left to inference, they are not found inside the
+/// expansion's own closure).
+#[track_request_metrics("impl_fn_closure")]
+fn at_most(max: u32) -> impl Fn(&u32) -> bool {
+    move |value: &u32| *value <= max
+}
+
+#[test]
+fn closures_returned_as_impl_fn() {
+    let small = at_most(2);
+    assert!(small(&1) && !small(&3));
+    assert_eq!(statuses("impl_fn_closure"), [1.0, 0.0, 0.0, 0.0]);
+}

@@ -21,7 +21,6 @@ pub(crate) fn unfinished(suspended: bool) -> Outcome {
     }
 }
 
-
 /// Methods of the guards whose outcome is recorded: requests and database
 /// operations.
 macro_rules! outcome_setters {

@@ -250,16 +250,24 @@ fn retry_later(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
 /// case-insensitive, whitespace may surround `;` and `=`, and a quality that
 /// does not parse or lies outside 0 to 1 makes that listing unacceptable.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    // RFC 9110 §12.5.3: `gzip` rates gzip; without it, `*` does.
+    let mut gzip = None;
+    let mut any = None;
+    for item in headers
         .get_all(ACCEPT_ENCODING)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            coding.eq_ignore_ascii_case("gzip") && coding_quality(parts).is_some_and(|q| q > 0.0)
-        })
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        if coding.eq_ignore_ascii_case("gzip") {
+            gzip = Some(coding_quality(parts));
+        } else if coding == "*" {
+            any = Some(coding_quality(parts));
+        }
+    }
+    gzip.or(any).flatten().is_some_and(|q| q > 0.0)
 }
 
 /// The quality among a coding's parameters: 1 without one, `None` for one
@@ -321,6 +329,12 @@ mod tests {
         assert!(accepts_gzip(&with("gzip ; Q = 0.5")));
         assert!(accepts_gzip(&with("gzip;q=1.000")));
         assert!(accepts_gzip(&with("gzip;level=9")));
+        // `*` stands for gzip when gzip is not listed.
+        assert!(accepts_gzip(&with("*")));
+        assert!(accepts_gzip(&with("br, *;q=0.5")));
+        assert!(!accepts_gzip(&with("*;q=0")));
+        assert!(!accepts_gzip(&with("gzip;q=0, *")));
+        assert!(!accepts_gzip(&with("identity, br")));
         for bad in ["NaN", "2", "-1", "inf", "", "high"] {
             let value = format!("gzip;q={bad}");
             let mut headers = HeaderMap::new();

@@ -159,74 +159,92 @@ fn instrumented(
     output: &Output,
     sync_return: Option<Span>,
 ) -> Block {
-    let span = Span::mixed_site();
-    let guard = format_ident!("__insa_guard", span = span);
-    let result = format_ident!("__insa_result", span = span);
-    let mut block: Block = if !kind.records_outcome() {
-        // Only the time is observed: the guard records it when it drops,
-        // whichever way the body ends.
-        let user = body.block();
-        if has_items(user) {
-            syn::parse_quote_spanned! {span=>
-                {
-                    let #guard = #site;
-                    #user
-                }
-            }
-        } else {
-            let stmts = &user.stmts;
-            syn::parse_quote_spanned! {span=>
-                {
-                    let #guard = #site;
-                    #(#stmts)*
-                }
-            }
-        }
+    let mut block = if kind.records_outcome() {
+        with_outcome(site, body, output, sync_return)
     } else {
-        let run = body.run(output, &guard);
-        // An async body is polled through the guard, which it marks.
-        let binding = match body {
-            Body::Async(..) => quote_spanned!(span=> mut #guard),
-            Body::Sync(_) => quote_spanned!(span=> #guard),
-        };
-        match output {
-            // A stub behind `impl Trait` (`-> impl Display { todo!() }`): its
-            // value's type is left to the fallback of `!`, as in the fn.
-            Output::Inferred if ends_in_panic(body.block()) => syn::parse_quote_spanned! {span=>
-                {
-                    let #binding = #site;
-                    #run
-                }
-            },
-            Output::Never => syn::parse_quote_spanned! {span=>
-                {
-                    let #binding = #site;
-                    #run
-                }
-            },
-            Output::Unit => syn::parse_quote_spanned! {span=>
-                {
-                    let #binding = #site;
-                    #run;
-                    #guard.end(::insa_metrics::__private::Outcome::Success);
-                }
-            },
-            Output::Known(_) | Output::Inferred => {
-                let check = sync_return.map(|returned| {
-                    quote_spanned!(returned=> ::insa_metrics::__private::sync_return!(&#result);)
-                });
-                syn::parse_quote_spanned! {span=>
-                    {
-                        let #binding = #site;
-                        let #result = #run;
-                        #check
-                        #guard.end(::insa_metrics::__private::outcome!(&#result));
-                        #result
-                    }
-                }
-            }
-        }
+        timed_only(site, body)
     };
     block.brace_token = body.block().brace_token;
     block
+}
+
+/// Only the time is observed: the guard records it when it drops, whichever
+/// way the body ends.
+fn timed_only(site: &TokenStream, body: &Body<'_>) -> Block {
+    let span = Span::mixed_site();
+    let guard = format_ident!("__insa_guard", span = span);
+    let user = body.block();
+    if has_items(user) {
+        syn::parse_quote_spanned! {span=>
+            {
+                let #guard = #site;
+                #user
+            }
+        }
+    } else {
+        let stmts = &user.stmts;
+        syn::parse_quote_spanned! {span=>
+            {
+                let #guard = #site;
+                #(#stmts)*
+            }
+        }
+    }
+}
+
+/// The guard ends with the outcome read from the body's value (a success
+/// for `()`); one that never returns records the panic that ends it.
+fn with_outcome(
+    site: &TokenStream,
+    body: &Body<'_>,
+    output: &Output,
+    sync_return: Option<Span>,
+) -> Block {
+    let span = Span::mixed_site();
+    let guard = format_ident!("__insa_guard", span = span);
+    let result = format_ident!("__insa_result", span = span);
+    let run = body.run(output, &guard);
+    // An async body is polled through the guard, which it marks.
+    let binding = match body {
+        Body::Async(..) => quote_spanned!(span=> mut #guard),
+        Body::Sync(_) => quote_spanned!(span=> #guard),
+    };
+    // `!`, or a stub behind `impl Trait` (`-> impl Display { todo!() }`)
+    // whose value's type is left to the fallback of `!`, as in the fn.
+    let never_returns = match output {
+        Output::Never => true,
+        Output::Inferred => ends_in_panic(body.block()),
+        Output::Unit | Output::Known(_) => false,
+    };
+    if never_returns {
+        return syn::parse_quote_spanned! {span=>
+            {
+                let #binding = #site;
+                #run
+            }
+        };
+    }
+    match output {
+        Output::Unit => syn::parse_quote_spanned! {span=>
+            {
+                let #binding = #site;
+                #run;
+                #guard.end(::insa_metrics::__private::Outcome::Success);
+            }
+        },
+        Output::Never | Output::Known(_) | Output::Inferred => {
+            let check = sync_return.map(|returned| {
+                quote_spanned!(returned=> ::insa_metrics::__private::sync_return!(&#result);)
+            });
+            syn::parse_quote_spanned! {span=>
+                {
+                    let #binding = #site;
+                    let #result = #run;
+                    #check
+                    #guard.end(::insa_metrics::__private::outcome!(&#result));
+                    #result
+                }
+            }
+        }
+    }
 }
